@@ -1,0 +1,20 @@
+"""harbench: a benchmarking harness for adapting Human Activity Recognition models."""
+
+from harbench.api import adapt, build_model, count, merge, run_suite
+from harbench.contracts import HarbenchError
+from harbench.data.load import load_windows
+from harbench.data.windows import Windows
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HarbenchError",
+    "Windows",
+    "adapt",
+    "build_model",
+    "count",
+    "load_windows",
+    "merge",
+    "run_suite",
+    "__version__",
+]

@@ -1,0 +1,170 @@
+"""What a plugin provides: the base classes of datasets, models, methods and executors.
+
+The core only ever sees these types, obtained from the registry. A plugin subclasses one of them
+(or duck-types it) and hands an instance to the ``register`` callable of its hook.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class HarbenchError(Exception):
+    """An error caused by the user's input: shown as one paragraph, exit code 2, no traceback."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One sensor channel of a dataset."""
+
+    name: str
+    sensor: str = ""  # "acc", "gyro", "mag", "ecg", ...
+    position: str = ""  # body position, e.g. "waist", "wrist"
+    unit: str = ""  # "g", "m/s^2", "rad/s", "deg/s", ...
+
+
+@dataclass
+class Recording:
+    """One continuous recording: windows are cut inside it, never across two.
+
+    ``signals`` is float32 [T, C] at the dataset's ``rate_hz``; ``labels`` is int64 [T] holding a class
+    index 0..K-1, or -1 for samples that are unlabelled or dropped by the dataset's convention.
+    """
+
+    subject: int
+    signals: np.ndarray
+    labels: np.ndarray
+    name: str = ""
+
+
+class DatasetPlugin:
+    """A public HAR dataset: facts about it, and a loader for its published on-disk layout.
+
+    ``root`` passed to the methods is this dataset's own folder (``<data root>/<name>``).
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str] = ""
+    channels: ClassVar[tuple[Channel, ...]] = ()
+    rate_hz: ClassVar[float]  # rate of the recordings ``load`` returns (after any resampling)
+    native_rate_hz: ClassVar[float | None] = None  # rate of the published files, if different
+    subjects: ClassVar[tuple[int, ...]] = ()
+    classes: ClassVar[tuple[str, ...]] = ()
+    label_codes: ClassVar[tuple[Any, ...]] = ()  # the published code of each class, same order
+    window_s: ClassVar[float] = 4.0
+    step_s: ClassVar[float] = 2.0
+    protocol: ClassVar[dict[str, Any]] = {"name": "loso"}
+    citation: ClassVar[str] = ""
+    licence: ClassVar[str] = ""
+    source_url: ClassVar[str] = ""
+    archive_urls: ClassVar[tuple[str, ...]] = ()
+    sha256: ClassVar[dict[str, str]] = {}  # archive file name -> sha256, where known
+    loader_version: ClassVar[str] = "1"  # bump when load() changes: invalidates cached windows
+    embedded: ClassVar[bool] = False  # ships with an installed package; no root needed
+
+    def is_present(self, root: Path) -> bool:
+        """Whether the raw files are on disk under ``root``."""
+        return root.is_dir() and any(root.iterdir())
+
+    def load(self, root: Path) -> list[Recording]:
+        """Parse the raw files under ``root`` into recordings."""
+        raise HarbenchError(f"dataset {self.name!r} has no loader")
+
+    def fetch_instructions(self, root: Path) -> str:
+        """How a user gets the raw files into ``root``."""
+        urls = "\n  ".join(self.archive_urls) or self.source_url
+        return f"Download {self.title or self.name} from\n  {urls}\nand extract it into {root}"
+
+    def describe(self) -> dict[str, Any]:
+        """A flat summary for listings and the store."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "channels": len(self.channels),
+            "rate_hz": self.rate_hz,
+            "subjects": len(self.subjects),
+            "classes": len(self.classes),
+            "window_s": self.window_s,
+            "step_s": self.step_s,
+            "protocol": self.protocol.get("name", ""),
+        }
+
+
+class ModelPlugin(ABC):
+    """A backbone. ``build`` returns an ``nn.Module`` mapping float32 [B, T, C] to logits [B, K].
+
+    ``head`` names the final classifier submodule (linear probing trains it alone);
+    ``targets`` maps a layer family ("linear", "conv", "attention") to the module-name suffixes an
+    adapter of that family wraps by default.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    head: ClassVar[str] = "head"
+    targets: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @abstractmethod
+    def build(self, *, channels: int, window: int, classes: int, **params: Any):
+        """Build a freshly initialised model."""
+
+
+class MethodPlugin(ABC):
+    """An adaptation method: turns a built (pre-trained) model into one whose chosen parts train.
+
+    ``bn_policy`` says what happens to BatchNorm running statistics during training: "update"
+    (train mode) or "frozen" (kept in eval mode, the statistics of the pre-trained model).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+    bn_policy: ClassVar[str] = "frozen"
+
+    @abstractmethod
+    def adapt(self, model, **params: Any):
+        """Return the model prepared for training (frozen, wrapped, quantised, decomposed)."""
+
+    def merge(self, model):
+        """Return the deployable model (adapters merged or fused). Default: unchanged."""
+        return model
+
+    def adapter_state(self, model) -> dict[str, Any]:
+        """The trainable state alone (what a user would ship as the adapter)."""
+        return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+    def load_adapter_state(self, model, state: dict[str, Any]) -> None:
+        """Load what ``adapter_state`` returned into an adapted model."""
+        missing = set(state) - {k for k, _ in model.named_parameters()}
+        if missing:
+            raise HarbenchError(f"adapter state names unknown parameters: {sorted(missing)[:5]}")
+        model.load_state_dict(state, strict=False)
+
+
+class Executor(ABC):
+    """Maps a pure function over run specs, yielding (spec, result) pairs as they complete."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def map(
+        self, fn: Callable[[Any], Any], specs: Iterable[Any], *, workers: int = 1
+    ) -> Iterator[tuple[Any, Any]]:
+        """Call ``fn`` on every spec; yield ``(spec, fn(spec))`` in completion order."""
+
+
+@dataclass
+class Registration:
+    """What one plugin registered, for ``harbench plugins``."""
+
+    plugin: str
+    distribution: str
+    version: str
+    items: dict[str, list[str]] = field(default_factory=dict)

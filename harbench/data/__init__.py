@@ -1,0 +1,1 @@
+"""Data handling in the core: windowing, normalisation, protocols, caching and safe decoding."""

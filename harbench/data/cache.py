@@ -1,0 +1,78 @@
+"""On-disk cache of windows: memory-mappable .npy files keyed by everything that shaped them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harbench.data.windows import Windows
+
+ARRAYS = ("X", "y", "subject", "recording")
+
+
+def default_cache_dir() -> Path:
+    """``HARBENCH_CACHE``, else ``~/.cache/harbench``."""
+    env = os.environ.get("HARBENCH_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "harbench"
+
+
+def cache_key(parts: dict[str, Any]) -> str:
+    """A short stable hash of a JSON-able dict."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_cached(folder: Path) -> Windows | None:
+    """Windows stored in ``folder`` (memory-mapped), or None if absent or incomplete."""
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        arrays = {a: np.load(folder / f"{a}.npy", mmap_mode="r", allow_pickle=False) for a in ARRAYS}
+    except (OSError, ValueError):
+        return None
+    return Windows(
+        X=arrays["X"],
+        y=np.asarray(arrays["y"]),
+        subject=np.asarray(arrays["subject"]),
+        recording=np.asarray(arrays["recording"]),
+        classes=tuple(meta["classes"]),
+        channels=tuple(meta["channels"]),
+        rate_hz=float(meta["rate_hz"]),
+        dataset=meta.get("dataset", ""),
+    )
+
+
+def store(folder: Path, windows: Windows, key_parts: dict[str, Any]) -> None:
+    """Write ``windows`` into ``folder`` atomically (a temporary folder renamed into place)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        for a in ARRAYS:
+            np.save(tmp / f"{a}.npy", np.ascontiguousarray(getattr(windows, a)), allow_pickle=False)
+        meta = {
+            "classes": list(windows.classes),
+            "channels": list(windows.channels),
+            "rate_hz": windows.rate_hz,
+            "dataset": windows.dataset,
+            "key": key_parts,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, default=str))
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process stored the same entry first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,94 @@
+"""From a dataset name to cached windows: the path every run and the public API take."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from harbench import plugins
+from harbench.contracts import DatasetPlugin, HarbenchError
+from harbench.data import cache
+from harbench.data.windows import Windows, make_windows
+
+
+def data_root(root: str | Path | None = None) -> Path:
+    """The folder holding one sub-folder per dataset: ``root``, ``HARBENCH_DATA``, else the cache."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("HARBENCH_DATA")
+    if env:
+        return Path(env).expanduser()
+    return cache.default_cache_dir() / "data"
+
+
+def dataset_root(dataset: DatasetPlugin, root: str | Path | None = None) -> Path:
+    return data_root(root) / dataset.name
+
+
+def window_samples(dataset: DatasetPlugin, seconds: float | None, step: float | None) -> tuple[int, int]:
+    """Window and step in samples at the dataset's rate (its defaults where not given)."""
+    seconds = dataset.window_s if seconds is None else float(seconds)
+    step = dataset.step_s if step is None else float(step)
+    if seconds <= 0 or step <= 0:
+        raise HarbenchError(f"window seconds and step must be positive, got {seconds} and {step}")
+    return max(1, round(seconds * dataset.rate_hz)), max(1, round(step * dataset.rate_hz))
+
+
+def load_recordings(dataset: DatasetPlugin, root: Path):
+    """Recordings of ``dataset`` from ``root``; a message that says how to get them if absent."""
+    if not dataset.embedded and not dataset.is_present(root):
+        raise HarbenchError(
+            f"dataset {dataset.name!r} is not present in {root}. {dataset.fetch_instructions(root)}"
+            f"\n(or run: harbench data fetch {dataset.name}; set HARBENCH_DATA or --data-root to "
+            "use another folder)"
+        )
+    return dataset.load(root)
+
+
+def load_windows(
+    dataset: str,
+    *,
+    root: str | Path | None = None,
+    seconds: float | None = None,
+    step: float | None = None,
+    use_cache: bool = True,
+    cache_dir: str | Path | None = None,
+    **extra: Any,
+) -> Windows:
+    """Windows of a registered dataset: X float32 [N, T, C], y int64 [N], subject int64 [N].
+
+    ``seconds`` and ``step`` default to the dataset's own; results are cached on disk under a hash
+    of the dataset, its loader version and every windowing parameter.
+    """
+    if extra:
+        raise HarbenchError(f"load_windows got unknown window parameters: {sorted(extra)}")
+    plugin = plugins.get("datasets", dataset)
+    win, hop = window_samples(plugin, seconds, step)
+    key = {
+        "dataset": plugin.name,
+        "loader_version": plugin.loader_version,
+        "rate_hz": plugin.rate_hz,
+        "window": win,
+        "step": hop,
+    }
+    folder = Path(cache_dir or cache.default_cache_dir()) / "windows" / (
+        f"{plugin.name}-{cache.cache_key(key)}"
+    )
+    if use_cache:
+        hit = cache.load_cached(folder)
+        if hit is not None:
+            return hit
+    recordings = load_recordings(plugin, dataset_root(plugin, root))
+    windows = make_windows(
+        recordings,
+        window=win,
+        step=hop,
+        classes=tuple(plugin.classes),
+        channels=tuple(c.name for c in plugin.channels),
+        rate_hz=float(plugin.rate_hz),
+        dataset=plugin.name,
+    )
+    if use_cache:
+        cache.store(folder, windows, key)
+    return windows

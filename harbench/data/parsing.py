@@ -1,0 +1,103 @@
+"""Parsing helpers for dataset loaders: numeric tables with errors that name file and line,
+and polyphase resampling."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from harbench.contracts import HarbenchError
+
+
+def read_numeric_table(
+    path: Path,
+    *,
+    delimiter: str | None = None,
+    columns: int | None = None,
+    skip_header: int = 0,
+    allow_nan: bool = True,
+    text: str | None = None,
+) -> np.ndarray:
+    """Parse a delimited numeric text file into float64 [rows, cols].
+
+    ``delimiter`` None splits on whitespace. Every row must have ``columns`` fields (or as many as
+    the first row). A truncated row, a wrong column count or a non-numeric cell raises a
+    HarbenchError naming the file and the 1-based line. "NaN"/"nan" cells are NaN when allowed.
+    """
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    rows: list[list[float]] = []
+    lines = text.splitlines()
+    for number, line in enumerate(lines[skip_header:], start=skip_header + 1):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        fields = stripped.split(delimiter) if delimiter else stripped.split()
+        if delimiter:
+            fields = [f.strip() for f in fields]
+        if columns is None:
+            columns = len(fields)
+        if len(fields) != columns:
+            raise HarbenchError(
+                f"{path}, line {number}: expected {columns} columns, found {len(fields)}"
+            )
+        try:
+            values = [float(f) for f in fields]
+        except ValueError:
+            bad = next(f for f in fields if not _is_float(f))
+            raise HarbenchError(f"{path}, line {number}: non-numeric cell {bad!r}") from None
+        if not allow_nan and any(v != v for v in values):
+            raise HarbenchError(f"{path}, line {number}: NaN where none is allowed")
+        rows.append(values)
+    if not rows:
+        raise HarbenchError(f"{path}: no data rows")
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def interpolate_nans(signals: np.ndarray) -> tuple[np.ndarray, int]:
+    """Linearly interpolate NaNs per column (edges take the nearest value); returns (array, count).
+
+    A column that is entirely NaN becomes zeros.
+    """
+    out = np.array(signals, dtype=np.float64, copy=True)
+    missing = int(np.isnan(out).sum())
+    if missing == 0:
+        return out, 0
+    index = np.arange(out.shape[0])
+    for c in range(out.shape[1]):
+        col = out[:, c]
+        nan = np.isnan(col)
+        if nan.all():
+            col[:] = 0.0
+        elif nan.any():
+            col[nan] = np.interp(index[nan], index[~nan], col[~nan])
+    return out, missing
+
+
+def resample(
+    signals: np.ndarray, labels: np.ndarray, from_hz: float, to_hz: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polyphase resampling of signals [T, C] (anti-aliased, scipy) and nearest-sample labels [T]."""
+    if abs(from_hz - to_hz) < 1e-9:
+        return signals, labels
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
+    up, down = ratio.numerator, ratio.denominator
+    out = resample_poly(np.asarray(signals, dtype=np.float64), up, down, axis=0)
+    n_out = out.shape[0]
+    source = np.minimum((np.arange(n_out) * down / up).round().astype(np.int64), len(labels) - 1)
+    return out.astype(np.float32), np.asarray(labels)[source]

@@ -1,0 +1,1 @@
+"""Measurements stored with every run: sizes, MACs, memory, timing."""

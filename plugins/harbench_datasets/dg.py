@@ -1,0 +1,3 @@
+"""Dataset loader (being written)."""
+
+PLUGINS = ()
