@@ -33,8 +33,9 @@ class Channel:
 class Recording:
     """One continuous recording: windows are cut inside it, never across two.
 
-    ``signals`` is float32 [T, C] at the dataset's ``rate_hz``; ``labels`` is int64 [T] holding a class
-    index 0..K-1, or -1 for samples that are unlabelled or dropped by the dataset's convention.
+    ``signals`` is float32 [T, C] at the dataset's ``rate_hz``; ``labels`` is int64 [T]
+    holding a class index 0..K-1, or -1 for samples that are unlabelled or dropped by the
+    dataset's convention.
     """
 
     subject: int

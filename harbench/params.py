@@ -19,13 +19,15 @@ def _type_ok(default: Any, value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if isinstance(default, (list, tuple)):
         return isinstance(value, (list, tuple, str))
+    if isinstance(default, str):  # a name, or a list of names (e.g. adapter targets)
+        return isinstance(value, (str, list, tuple))
     return isinstance(value, type(default))
 
 
 def resolve_params(
     kind: str, name: str, defaults: dict[str, Any], given: dict[str, Any], where: str = ""
 ) -> dict[str, Any]:
-    """Merge ``given`` over ``defaults``; refuse unknown keys (with did-you-mean) and wrong types."""
+    """Merge ``given`` over ``defaults``; refuse unknown keys (did-you-mean) and wrong types."""
     at = f" ({where})" if where else ""
     for key, value in given.items():
         if key not in defaults:

@@ -66,7 +66,9 @@ def _registrar(registry: Registry, kind: str, plugin_name: str, record: Registra
 
     def register(obj: Any) -> None:
         if not isinstance(obj, base):
-            raise TypeError(f"plugin {plugin_name!r} registered {obj!r} as {kind}, not a {base.__name__}")
+            raise TypeError(
+                f"plugin {plugin_name!r} registered {obj!r} as {kind}, not a {base.__name__}"
+            )
         name = getattr(obj, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"plugin {plugin_name!r} registered a {kind[:-1]} without a name")

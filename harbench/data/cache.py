@@ -39,7 +39,9 @@ def load_cached(folder: Path) -> Windows | None:
         return None
     try:
         meta = json.loads(meta_path.read_text())
-        arrays = {a: np.load(folder / f"{a}.npy", mmap_mode="r", allow_pickle=False) for a in ARRAYS}
+        arrays = {
+            a: np.load(folder / f"{a}.npy", mmap_mode="r", allow_pickle=False) for a in ARRAYS
+        }
     except (OSError, ValueError):
         return None
     return Windows(

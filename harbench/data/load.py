@@ -9,11 +9,14 @@ from typing import Any
 from harbench import plugins
 from harbench.contracts import DatasetPlugin, HarbenchError
 from harbench.data import cache
+from harbench.data.harmonise import Harmonisation
+from harbench.data.harmonise import apply as harmonise_recordings
+from harbench.data.harmonise import plan as harmonise_plan
 from harbench.data.windows import Windows, make_windows
 
 
 def data_root(root: str | Path | None = None) -> Path:
-    """The folder holding one sub-folder per dataset: ``root``, ``HARBENCH_DATA``, else the cache."""
+    """The folder of per-dataset folders: ``root``, ``HARBENCH_DATA``, else the cache."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get("HARBENCH_DATA")
@@ -26,13 +29,17 @@ def dataset_root(dataset: DatasetPlugin, root: str | Path | None = None) -> Path
     return data_root(root) / dataset.name
 
 
-def window_samples(dataset: DatasetPlugin, seconds: float | None, step: float | None) -> tuple[int, int]:
-    """Window and step in samples at the dataset's rate (its defaults where not given)."""
+def window_samples(
+    dataset: DatasetPlugin, seconds: float | None, step: float | None, rate_hz: float | None = None
+) -> tuple[int, int]:
+    """Window and step in samples at ``rate_hz`` (default: the dataset's rate; its window
+    defaults where not given)."""
+    rate = dataset.rate_hz if rate_hz is None else rate_hz
     seconds = dataset.window_s if seconds is None else float(seconds)
     step = dataset.step_s if step is None else float(step)
     if seconds <= 0 or step <= 0:
         raise HarbenchError(f"window seconds and step must be positive, got {seconds} and {step}")
-    return max(1, round(seconds * dataset.rate_hz)), max(1, round(step * dataset.rate_hz))
+    return max(1, round(seconds * rate)), max(1, round(step * rate))
 
 
 def load_recordings(dataset: DatasetPlugin, root: Path):
@@ -52,6 +59,7 @@ def load_windows(
     root: str | Path | None = None,
     seconds: float | None = None,
     step: float | None = None,
+    harmonise: Harmonisation | dict[str, Any] | str | None = None,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
     **extra: Any,
@@ -59,34 +67,49 @@ def load_windows(
     """Windows of a registered dataset: X float32 [N, T, C], y int64 [N], subject int64 [N].
 
     ``seconds`` and ``step`` default to the dataset's own; results are cached on disk under a hash
-    of the dataset, its loader version and every windowing parameter.
+    of the dataset, its loader version and every windowing parameter. ``harmonise`` (a
+    Harmonisation, a mapping of its fields, or a channel set name such as "acc") selects channels,
+    converts units, resamples and maps labels onto a shared vocabulary first.
     """
     if extra:
         raise HarbenchError(f"load_windows got unknown window parameters: {sorted(extra)}")
     plugin = plugins.get("datasets", dataset)
-    win, hop = window_samples(plugin, seconds, step)
+    spec = None if harmonise is None else Harmonisation.coerce(harmonise)
+    plan = None if spec is None else harmonise_plan(plugin, spec)  # refuses before reading files
+    rate = plugin.rate_hz if spec is None else spec.rate_hz
+    win, hop = window_samples(plugin, seconds, step, rate)
     key = {
         "dataset": plugin.name,
         "loader_version": plugin.loader_version,
-        "rate_hz": plugin.rate_hz,
+        "rate_hz": rate,
         "window": win,
         "step": hop,
     }
-    folder = Path(cache_dir or cache.default_cache_dir()) / "windows" / (
-        f"{plugin.name}-{cache.cache_key(key)}"
+    if plan is not None:
+        key["harmonise"] = plan.key()
+    if not plugin.embedded:  # two trees of one dataset must not share cached windows
+        key["root"] = str(dataset_root(plugin, root).resolve())
+    folder = (
+        Path(cache_dir or cache.default_cache_dir())
+        / "windows"
+        / (f"{plugin.name}-{cache.cache_key(key)}")
     )
     if use_cache:
         hit = cache.load_cached(folder)
         if hit is not None:
             return hit
     recordings = load_recordings(plugin, dataset_root(plugin, root))
+    channels = tuple(c.name for c in plugin.channels)
+    classes, rate_hz = tuple(plugin.classes), float(plugin.rate_hz)
+    if spec is not None:
+        recordings, channels, classes, rate_hz = harmonise_recordings(plugin, recordings, spec)
     windows = make_windows(
         recordings,
         window=win,
         step=hop,
-        classes=tuple(plugin.classes),
-        channels=tuple(c.name for c in plugin.channels),
-        rate_hz=float(plugin.rate_hz),
+        classes=classes,
+        channels=channels,
+        rate_hz=rate_hz,
         dataset=plugin.name,
     )
     if use_cache:

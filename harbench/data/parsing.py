@@ -90,14 +90,17 @@ def interpolate_nans(signals: np.ndarray) -> tuple[np.ndarray, int]:
 def resample(
     signals: np.ndarray, labels: np.ndarray, from_hz: float, to_hz: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Polyphase resampling of signals [T, C] (anti-aliased, scipy) and nearest-sample labels [T]."""
+    """Polyphase resampling of signals [T, C] (anti-aliased, scipy) and nearest-sample labels [T].
+
+    The signal is extended linearly past its ends, so the edges are not pulled towards zero.
+    """
     if abs(from_hz - to_hz) < 1e-9:
         return signals, labels
     from scipy.signal import resample_poly
 
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
     up, down = ratio.numerator, ratio.denominator
-    out = resample_poly(np.asarray(signals, dtype=np.float64), up, down, axis=0)
+    out = resample_poly(np.asarray(signals, dtype=np.float64), up, down, axis=0, padtype="line")
     n_out = out.shape[0]
     source = np.minimum((np.arange(n_out) * down / up).round().astype(np.int64), len(labels) - 1)
     return out.astype(np.float32), np.asarray(labels)[source]

@@ -60,7 +60,8 @@ def window_kfold(windows: Windows, k: int = 5) -> list[Fold]:
     """k contiguous blocks of windows (for single-subject datasets); a leak-prone last resort."""
     blocks = np.array_split(np.arange(len(windows)), k)
     return [
-        Fold(f"{i}:block", np.setdiff1d(np.arange(len(windows)), b), b) for i, b in enumerate(blocks)
+        Fold(f"{i}:block", np.setdiff1d(np.arange(len(windows)), b), b)
+        for i, b in enumerate(blocks)
     ]
 
 
@@ -103,8 +104,12 @@ def validation_split(
 
 
 def label_budget(
-    windows: Windows, train: np.ndarray, *, per_class: int | None = None,
-    fraction: float | None = None, seed: int = 0,
+    windows: Windows,
+    train: np.ndarray,
+    *,
+    per_class: int | None = None,
+    fraction: float | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """Keep ``per_class`` labelled windows per class, or ``fraction`` of each class, seeded."""
     if (per_class is None) == (fraction is None):

@@ -19,8 +19,12 @@ class RestrictedUnpickler(pickle.Unpickler):
     (``os.system``, ``builtins.eval``, ...) raises :class:`ForbiddenGlobal` before anything runs.
     """
 
-    def __init__(self, file: io.BufferedIOBase, allowed: dict[tuple[str, str], Callable[..., Any]],
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        file: io.BufferedIOBase,
+        allowed: dict[tuple[str, str], Callable[..., Any]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(file, **kwargs)
         self._allowed = allowed
 
@@ -28,10 +32,13 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return self._allowed[(module, name)]
         except KeyError:
-            raise ForbiddenGlobal(f"pickle refers to {module}.{name}, which is not allowed") from None
+            raise ForbiddenGlobal(
+                f"pickle refers to {module}.{name}, which is not allowed"
+            ) from None
 
 
-def restricted_loads(data: bytes, allowed: dict[tuple[str, str], Callable[..., Any]],
-                     **kwargs: Any) -> Any:
+def restricted_loads(
+    data: bytes, allowed: dict[tuple[str, str], Callable[..., Any]], **kwargs: Any
+) -> Any:
     """Decode ``data`` with :class:`RestrictedUnpickler`."""
     return RestrictedUnpickler(io.BytesIO(data), allowed, **kwargs).load()

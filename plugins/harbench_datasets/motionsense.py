@@ -1,3 +1,127 @@
-"""Dataset loader (being written)."""
+"""MotionSense (Malekzadeh et al. 2019): iPhone 6s in the front pocket, 24 subjects, 50 Hz.
 
-PLUGINS = ()
+Raw layout: ``A_DeviceMotion_data/{act}_{trial}/sub_{n}.csv`` for the 15 trials (dws 1, 2, 11;
+ups 3, 4, 12; wlk 7, 8, 15; jog 9, 16; sit 5, 13; std 6, 14) and subjects 1..24. Each CSV has a
+header row whose first column is an unnamed row index, then the 12 Core Motion values used here
+(attitude roll/pitch/yaw, gravity, rotationRate, userAcceleration; columns found by name).
+Each (trial, subject) file is one recording with a single activity.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench_datasets.formats_b import numeric_table
+
+FOLDERS = ("A_DeviceMotion_data", "A_DeviceMotion_data/A_DeviceMotion_data",
+           "data/A_DeviceMotion_data")
+ACTIVITIES = (
+    ("dws", "downstairs"), ("ups", "upstairs"), ("wlk", "walking"),
+    ("jog", "jogging"), ("sit", "sitting"), ("std", "standing"),
+)
+TRIALS = {"dws": (1, 2, 11), "ups": (3, 4, 12), "wlk": (7, 8, 15), "jog": (9, 16),
+          "sit": (5, 13), "std": (6, 14)}
+SUBJECTS = tuple(range(1, 25))
+COLUMNS = (
+    ("attitude.roll", "attitude", "rad"), ("attitude.pitch", "attitude", "rad"),
+    ("attitude.yaw", "attitude", "rad"),
+    ("gravity.x", "gravity", "g"), ("gravity.y", "gravity", "g"), ("gravity.z", "gravity", "g"),
+    ("rotationRate.x", "gyro", "rad/s"), ("rotationRate.y", "gyro", "rad/s"),
+    ("rotationRate.z", "gyro", "rad/s"),
+    ("userAcceleration.x", "acc", "g"), ("userAcceleration.y", "acc", "g"),
+    ("userAcceleration.z", "acc", "g"),
+)
+
+
+def trial_files(folder: Path) -> list[tuple[str, int, int, Path]]:
+    """(activity code, trial, subject, path) of every published file, in a fixed order."""
+    return [
+        (act, trial, subject, folder / f"{act}_{trial}" / f"sub_{subject}.csv")
+        for act, _ in ACTIVITIES
+        for trial in TRIALS[act]
+        for subject in SUBJECTS
+    ]
+
+
+def data_folder(root: Path) -> Path | None:
+    for folder in FOLDERS:
+        if (root / folder / "dws_1").is_dir():
+            return root / folder
+    return None
+
+
+def column_positions(path: Path) -> tuple[list[int], int]:
+    """Indices of the 12 used columns and the number of columns, from the header row."""
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            header = [h.strip() for h in next(csv.reader(handle), [])]
+    except OSError as exc:
+        raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    missing = [name for name, _, _ in COLUMNS if name not in header]
+    if missing:
+        raise HarbenchError(f"{path}, line 1: header lacks columns {missing}; found {header}")
+    return [header.index(name) for name, _, _ in COLUMNS], len(header)
+
+
+def load_file(path: Path, subject: int, label: int, name: str) -> Recording:
+    positions, width = column_positions(path)
+    table = numeric_table(path, delimiter=",", columns=width, skip_header=1)
+    signals = table[:, positions].astype(np.float32)
+    return Recording(subject, signals, np.full(len(signals), label, dtype=np.int64), name)
+
+
+class MotionSense(DatasetPlugin):
+    name = "motionsense"
+    title = "MotionSense (device motion)"
+    channels = tuple(
+        Channel(name.replace(".", "_"), sensor, "front_pocket", unit)
+        for name, sensor, unit in COLUMNS
+    )
+    rate_hz = 50.0
+    subjects = SUBJECTS
+    classes = tuple(name for _, name in ACTIVITIES)
+    label_codes = tuple(code for code, _ in ACTIVITIES)
+    protocol = {"name": "subject_groups", "groups": 6}
+    citation = (
+        "Malekzadeh, Clegg, Cavallaro, Haddadi. Mobile Sensor Data Anonymization. "
+        "IoTDI 2019, 49-58."
+    )
+    licence = "MIT (licence of the mmalekzadeh/motion-sense repository)"
+    source_url = "https://github.com/mmalekzadeh/motion-sense"
+    archive_urls = (
+        "https://github.com/mmalekzadeh/motion-sense/raw/master/data/A_DeviceMotion_data.zip",
+    )
+    loader_version = "1"
+
+    def is_present(self, root: Path) -> bool:
+        return data_folder(root) is not None
+
+    def load(self, root: Path) -> list[Recording]:
+        folder = data_folder(root)
+        if folder is None:
+            raise HarbenchError(f"{root}: no A_DeviceMotion_data/dws_1 folder")
+        files = trial_files(folder)
+        missing = [f"{p.parent.name}/{p.name}" for *_, p in files if not p.is_file()]
+        if missing:
+            raise HarbenchError(
+                f"{folder}: missing {len(missing)} of {len(files)} files: "
+                f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}"
+            )
+        codes = [code for code, _ in ACTIVITIES]
+        return [
+            load_file(path, subject, codes.index(act), f"{act}_{trial}_sub{subject:02d}")
+            for act, trial, subject, path in files
+        ]
+
+    def fetch_instructions(self, root: Path) -> str:
+        return (
+            f"Download {self.archive_urls[0]}\nand unzip it into {root}, so that "
+            f"{root}/A_DeviceMotion_data/dws_1/sub_1.csv exists."
+        )
+
+
+PLUGINS = (MotionSense,)

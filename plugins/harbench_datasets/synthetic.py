@@ -68,4 +68,6 @@ class Synthetic(DatasetPlugin):
 
     def fetch_instructions(self, root: Path) -> str:
         return "Nothing to fetch: the synthetic dataset is generated."
+
+
 PLUGINS = (Synthetic,)

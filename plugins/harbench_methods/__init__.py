@@ -4,9 +4,18 @@ Each module lists what it provides in ``PLUGINS``; add a module to ``MODULES`` t
 """
 
 from harbench.hookspecs import hookimpl
-from harbench_methods import full, linear_probe, lora
+from harbench_methods import (
+    bitfit,
+    full,
+    linear_probe,
+    lora,
+    lora_edge,
+    norm,
+    peft_family,
+    qlora,
+)
 
-MODULES = (full, linear_probe, lora,)
+MODULES = (full, linear_probe, lora, lora_edge, bitfit, norm, peft_family, qlora)
 
 
 @hookimpl

@@ -1,0 +1,5 @@
+"""``python -m harbench``."""
+
+from harbench.cli import entry
+
+entry()

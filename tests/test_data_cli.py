@@ -1,0 +1,172 @@
+"""``harbench data list | info | fetch | verify | prepare`` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harbench import cli, plugins
+from harbench.contracts import Channel, DatasetPlugin, Recording
+from harbench.data.parsing import read_numeric_table
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    """Rich wraps at COLUMNS; wide enough that names are never folded."""
+    monkeypatch.setenv("COLUMNS", "200")
+    # `data` is registered by the lead in harbench.cli.COMMAND_MODULES; until then add it here.
+    if "data" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "data"))
+
+
+def run(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class Walks(DatasetPlugin):
+    """Two subjects, one CSV each (x,y,z,label with label 1 = walking, 2 = standing)."""
+
+    name = "cli_walks"
+    title = "CLI test walks"
+    channels = tuple(Channel(f"acc_{a}", "acc", "wrist", "g") for a in "xyz")
+    rate_hz = 10.0
+    subjects = (1, 2)
+    classes = ("walking", "standing")
+    label_codes = (1, 2)
+    window_s = 2.0
+    step_s = 1.0
+    citation = "Nobody. Walks for tests. 2024."
+    licence = "CC0"
+    source_url = "https://example.org/walks"
+
+    def is_present(self, root: Path) -> bool:
+        return (root / "walks" / "s1.csv").is_file()
+
+    def load(self, root: Path) -> list[Recording]:
+        recordings = []
+        for subject in self.subjects:
+            table = read_numeric_table(root / "walks" / f"s{subject}.csv", delimiter=",")
+            labels = table[:, 3].astype(np.int64) - 1
+            recordings.append(Recording(subject, table[:, :3].astype(np.float32), labels))
+        return recordings
+
+
+def walks_zip(path: Path) -> str:
+    rng = np.random.default_rng(3)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for subject in (1, 2):
+            rows = [
+                ",".join(f"{v:.3f}" for v in rng.standard_normal(3)) + f",{1 + (t >= 50)}"
+                for t in range(100)
+            ]
+            zf.writestr(f"walks/s{subject}.csv", "\n".join(rows) + "\n")
+    path.write_bytes(buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+@pytest.fixture
+def walks(tmp_path, monkeypatch):
+    """A registered dataset whose archive is served from a file:// URL."""
+    archive = tmp_path / "mirror" / "walks.zip"
+    archive.parent.mkdir()
+    plugin = Walks()
+    plugin.sha256 = {"walks.zip": walks_zip(archive)}
+    plugin.archive_urls = (archive.as_uri(),)
+    monkeypatch.setitem(plugins.registry().items["datasets"], plugin.name, plugin)
+    return plugin
+
+
+def test_list_shows_every_registered_dataset(capsys, tmp_path):
+    code, out, _ = run(["data", "list", "--data-root", str(tmp_path)], capsys)
+    assert code == 0
+    names = plugins.registry().names("datasets")
+    assert "synthetic" in names and "hapt_embedded" in names
+    for name in names:
+        assert name in out
+    synthetic = next(line for line in out.splitlines() if " synthetic " in line)
+    assert "3 (acc)" in synthetic and "25" in synthetic and "embedded" in synthetic
+    assert str(tmp_path) in out
+
+
+def test_info_shows_declared_facts(capsys, tmp_path, walks):
+    code, out, _ = run(["data", "info", "cli_walks", "--data-root", str(tmp_path)], capsys)
+    assert code == 0
+    for text in (
+        "CLI test walks",
+        "10 Hz",
+        "1-2",
+        "0: walking (code 1)",
+        "1: standing (code 2)",
+        "Nobody. Walks for tests. 2024.",
+        "CC0",
+        "https://example.org/walks",
+        "walks.zip",
+        walks.sha256["walks.zip"],
+        str(tmp_path / "cli_walks"),
+        "acc_z",
+    ):
+        assert text in out, text
+    assert "│ present        │ no" in out
+
+
+def test_unknown_dataset_exits_2_with_suggestion(capsys):
+    code, _, err = run(["data", "info", "synthetc"], capsys)
+    assert code == 2
+    assert "unknown dataset 'synthetc'" in err and "Did you mean 'synthetic'" in err
+
+
+def test_fetch_verify_prepare(capsys, tmp_path, walks):
+    root = tmp_path / "data"
+    code, out, _ = run(["data", "verify", "cli_walks", "--data-root", str(root)], capsys)
+    assert code == 1 and "present" in out and "no" in out
+
+    code, out, err = run(["data", "fetch", "cli_walks", "--data-root", str(root)], capsys)
+    assert code == 0, err
+    assert "fetched into" in out
+    assert (root / "cli_walks" / "walks" / "s2.csv").is_file()
+
+    code, out, _ = run(["data", "fetch", "cli_walks", "--data-root", str(root)], capsys)
+    assert code == 0 and "already present" in out
+
+    code, out, _ = run(["data", "verify", "cli_walks", "--data-root", str(root)], capsys)
+    assert code == 0
+    assert "(ok)" in out and walks.sha256["walks.zip"] in out
+    assert "200 (200 labelled)" in out
+
+    cache = tmp_path / "cache"
+    args = ["data", "prepare", "cli_walks", "--data-root", str(root), "--cache-dir", str(cache)]
+    code, out, _ = run(args, capsys)
+    assert code == 0
+    # 100 samples at 10 Hz, 2 s windows every 1 s: 9 per subject
+    assert "18 windows (18x20x3)" in out and "2 subjects" in out
+    assert list((cache / "windows").glob("cli_walks-*/X.npy"))
+
+
+def test_fetch_of_a_manual_dataset_prints_instructions(capsys, tmp_path, monkeypatch):
+    plugin = Walks()
+    plugin.archive_urls = ()
+    monkeypatch.setitem(plugins.registry().items["datasets"], plugin.name, plugin)
+    code, _, err = run(["data", "fetch", "cli_walks", "--data-root", str(tmp_path)], capsys)
+    assert code == 2
+    assert "cannot be downloaded automatically" in err
+    assert "https://example.org/walks" in err and str(tmp_path / "cli_walks") in err
+
+
+def test_checksum_failure_exits_2(capsys, tmp_path, walks):
+    walks.sha256 = {"walks.zip": "f" * 64}
+    code, _, err = run(["data", "fetch", "cli_walks", "--data-root", str(tmp_path)], capsys)
+    assert code == 2 and "checksum mismatch" in err and "f" * 64 in err
+
+
+def test_data_without_a_verb_prints_usage(capsys):
+    code, out, _ = run(["data"], capsys)
+    assert code == 2
+    assert "list" in out and "prepare" in out

@@ -1,0 +1,316 @@
+"""Every adaptation method: it trains what it promises, changes the model, merges, saves and loads.
+
+Conv-capable methods run on ``tinierhar``, Linear-only methods on a small ``mae``; the data are a
+few windows of the built-in synthetic dataset.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import harbench
+from harbench import plugins
+from harbench.contracts import HarbenchError
+
+MAE_SMALL = {"dim": 16, "depth": 1, "heads": 2, "decoder_dim": 8, "decoder_depth": 1}
+MODEL_PARAMS = {"tinierhar": {}, "mae": MAE_SMALL}
+ADALORA = {"init_r": 4, "target_r": 2, "total_step": 3}
+
+# (method, backbone, method params)
+CASES = [
+    ("lora", "tinierhar", {}),
+    ("dora", "tinierhar", {}),
+    ("loha", "tinierhar", {}),
+    ("lokr", "tinierhar", {}),
+    ("bitfit", "tinierhar", {}),
+    ("norm", "tinierhar", {}),
+    ("norm", "mae", {}),
+    ("ia3", "mae", {}),
+    ("vera", "mae", {}),
+    ("adalora", "mae", ADALORA),
+    ("qlora", "mae", {}),
+]
+IDS = [f"{m}-{b}" for m, b, _ in CASES]
+PEFT_METHODS = ("lora", "dora", "loha", "lokr", "ia3", "vera", "adalora", "qlora")
+LINEAR_ONLY = ("ia3", "vera", "adalora", "qlora")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models on a shared 2-core machine: intra-op threads only spin against each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    windows = harbench.load_windows("synthetic")
+    order = torch.randperm(len(windows.y), generator=torch.Generator().manual_seed(0))[:32]
+    X = torch.as_tensor(windows.X[order.numpy()], dtype=torch.float32)
+    y = torch.as_tensor(windows.y[order.numpy()], dtype=torch.int64)
+    return X, y, len(windows.classes)
+
+
+def build(backbone: str, batch) -> nn.Module:
+    X, _, classes = batch
+    torch.manual_seed(0)
+    model = harbench.build_model(
+        backbone,
+        channels=X.shape[2],
+        window=X.shape[1],
+        classes=classes,
+        **MODEL_PARAMS[backbone],
+    )
+    return model.eval()
+
+
+def train_steps(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int = 5) -> None:
+    """A tiny training loop that honours the method's BatchNorm policy."""
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    for _ in range(steps):
+        model.train()
+        if model.harbench_bn_policy == "frozen":
+            for module in model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        loss = nn.functional.cross_entropy(model(X), y)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+
+
+_TRAINED: dict[str, tuple[nn.Module, nn.Module]] = {}
+
+
+def trained(case, batch) -> tuple[nn.Module, nn.Module]:
+    """(base model, adapted model after a few steps), built once per case."""
+    method, backbone, params = case
+    key = f"{method}-{backbone}"
+    if key not in _TRAINED:
+        base = build(backbone, batch)
+        adapted = harbench.adapt(copy.deepcopy(base), method, **params)
+        train_steps(adapted, batch[0], batch[1])
+        _TRAINED[key] = (base, adapted)
+    return _TRAINED[key]
+
+
+def expected_targets(backbone: str, base: nn.Module) -> list[str]:
+    """Default targets, from the backbones' design: TinierHAR's 1x1 convs and attention score
+    (depthwise convs and the GRU left out), the MAE's q and v projections."""
+    if backbone == "tinierhar":
+        return [
+            n
+            for n, m in base.named_modules()
+            if (isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)) or n == "pool.score"
+        ]
+    return [n for n, m in base.named_modules() if n.endswith((".q", ".v"))]
+
+
+def layer_sizes(layer: nn.Module) -> tuple[int, int, int]:
+    """(inputs seen by one output, outputs, kernel elements) of a Linear or Conv2d."""
+    if isinstance(layer, nn.Linear):
+        return layer.in_features, layer.out_features, 1
+    kernel = layer.kernel_size[0] * layer.kernel_size[1]
+    return layer.in_channels // layer.groups, layer.out_channels, kernel
+
+
+def expected_trainable(method: str, backbone: str, base: nn.Module, params: dict) -> int:
+    head = sum(p.numel() for p in base.head.parameters())
+    if method == "bitfit":
+        return head + sum(
+            p.numel()
+            for n, p in base.named_parameters()
+            if not n.startswith("head.") and n.rsplit(".", 1)[-1].startswith("bias")
+        )
+    if method == "norm":
+        norms = (nn.BatchNorm2d, nn.LayerNorm)
+        return head + sum(
+            p.numel()
+            for n, m in base.named_modules()
+            if isinstance(m, norms)
+            for p in m.parameters()
+        )
+    r = {"vera": 64, "adalora": params.get("init_r", 12)}.get(method, 8)
+    total = head
+    for name in expected_targets(backbone, base):
+        fan_in, out, kernel = layer_sizes(base.get_submodule(name))
+        total += {
+            "lora": r * (fan_in * kernel + out),
+            "qlora": r * (fan_in * kernel + out),
+            "dora": r * (fan_in * kernel + out) + out,
+            "loha": 2 * r * (fan_in * kernel + out),
+            "ia3": out,
+            "vera": out + r,
+            "adalora": r * (fan_in + out) + r,
+        }[method]
+    return total
+
+
+def inner(model: nn.Module) -> nn.Module:
+    """The backbone inside a peft wrapper (or the model itself)."""
+    return model.base_model.model if hasattr(model, "base_model") else model
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_training_changes_the_eval_output_and_nothing_frozen(case, batch):
+    method, backbone, params = case
+    base = build(backbone, batch)
+    X = batch[0][:8]
+    adapted = harbench.adapt(copy.deepcopy(base), method, **params).eval()
+    with torch.no_grad():
+        if method != "qlora":  # every other method starts as the identity
+            torch.testing.assert_close(adapted(X), base(X), atol=1e-5, rtol=0)
+    base, adapted = trained(case, batch)
+    with torch.no_grad():
+        change = (adapted(X) - base(X)).abs().max().item()
+    assert change > 1e-3
+    # the frozen weights did not move
+    trainable = {n for n, p in adapted.named_parameters() if p.requires_grad}
+    backbone_params = dict(inner(adapted).named_parameters())
+    for name, p in base.named_parameters():
+        owner, _, leaf = name.rpartition(".")
+        peft_name = f"{owner}.base_layer.{leaf}"
+        current = backbone_params.get(name, backbone_params.get(peft_name))
+        if current is None or current.requires_grad or method == "qlora":
+            continue
+        assert not any(t.endswith(name) for t in trainable)
+        torch.testing.assert_close(current, p, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_trainable_parameters_are_what_the_method_promises(case, batch):
+    method, backbone, params = case
+    base, adapted = trained(case, batch)
+    counts = harbench.count(adapted, window=batch[0].shape[1], channels=batch[0].shape[2])
+    head = dict(inner(adapted).named_modules())["head"]
+    assert type(head) is nn.Linear  # never wrapped, never quantised
+    assert all(p.requires_grad for p in head.parameters())
+    assert adapted.harbench_bn_policy == ("update" if method == "norm" else "frozen")
+    if method == "lokr":  # Kronecker factor shapes: check where the trainables live instead
+        targets = expected_targets(backbone, base)
+        for name, p in inner(adapted).named_parameters():
+            if p.requires_grad and not name.startswith("head."):
+                assert "lokr_" in name and any(name.startswith(t + ".lokr_") for t in targets)
+        assert 0 < counts["trainable"] - sum(p.numel() for p in base.head.parameters())
+        return
+    assert counts["trainable"] == expected_trainable(method, backbone, base, params)
+    if method in PEFT_METHODS:
+        from harbench_methods.lora import adapter_layer_names
+
+        assert sorted(adapter_layer_names(adapted)) == sorted(expected_targets(backbone, base))
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_merge_preserves_the_outputs(case, batch):
+    method, backbone, _ = case
+    base, adapted = trained(case, batch)
+    X = batch[0][:8]
+    merged = harbench.merge(adapted)
+    with torch.no_grad():
+        before, after = adapted(X), merged(X)
+    # float merges hold 1e-5; a 4-bit merge dequantises exactly, matmul order differs (1e-4)
+    torch.testing.assert_close(after, before, atol=1e-4 if method == "qlora" else 1e-5, rtol=0)
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    assert not any(isinstance(m, BaseTunerLayer) for m in merged.modules())
+    assert all(p.dtype == torch.float32 for p in merged.parameters())
+    assert sum(p.numel() for p in merged.parameters()) == sum(p.numel() for p in base.parameters())
+    with torch.no_grad():  # merging left the adapted model usable and unchanged
+        torch.testing.assert_close(adapted(X), before, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_adapter_state_round_trip_reproduces_the_outputs(case, batch):
+    method, backbone, params = case
+    base, adapted = trained(case, batch)
+    plugin = plugins.get("methods", method)
+    state = plugin.adapter_state(adapted)
+    fresh = harbench.adapt(copy.deepcopy(base), method, **params).eval()
+    X = batch[0][:8]
+    with torch.no_grad():
+        assert (fresh(X) - adapted(X)).abs().max() > 1e-4
+        plugin.load_adapter_state(fresh, state)
+        torch.testing.assert_close(fresh(X), adapted(X), atol=1e-6, rtol=0)
+    with pytest.raises(HarbenchError):
+        plugin.load_adapter_state(fresh, {**state, "model.no_such.weight": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("method", PEFT_METHODS)
+def test_targets_matching_nothing_fail_loudly(method, batch):
+    backbone = "mae" if method in LINEAR_ONLY else "tinierhar"
+    model = build(backbone, batch)
+    with pytest.raises(HarbenchError, match="found no .*no_such_layer"):
+        harbench.adapt(model, method, targets=["no_such_layer"])
+    with pytest.raises(HarbenchError, match="found no"):  # the head alone is never a target
+        harbench.adapt(build(backbone, batch), method, targets=["head"])
+
+
+@pytest.mark.parametrize("method", LINEAR_ONLY)
+def test_linear_only_methods_refuse_conv_targets(method, batch):
+    with pytest.raises(HarbenchError, match=r"blocks\.1\.conv\.pointwise is a Conv2d.*Linear"):
+        harbench.adapt(build("tinierhar", batch), method)
+    # the backbone's Linear layers are fine
+    adapted = harbench.adapt(build("tinierhar", batch), method, targets="linear")
+    assert adapted.harbench_method == method
+
+
+class BiasAndNormFree(nn.Module):
+    """A backbone without any bias or normalisation layer (its head has a bias)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(3, 8, bias=False)
+        self.head = nn.Linear(8, 4)
+        self.harbench_head = "head"
+
+    def forward(self, x):
+        return self.head(torch.relu(self.body(x)).mean(dim=1))
+
+
+def test_bitfit_and_norm_refuse_a_backbone_they_cannot_adapt():
+    with pytest.raises(HarbenchError, match="bitfit.*no bias term"):
+        harbench.adapt(BiasAndNormFree(), "bitfit")
+    with pytest.raises(HarbenchError, match="norm.*no normalisation layer"):
+        harbench.adapt(BiasAndNormFree(), "norm")
+
+
+@pytest.mark.parametrize("method", sorted({m for m, _, _ in CASES}))
+def test_unknown_parameters_get_a_did_you_mean(method, batch):
+    plugin = plugins.get("methods", method)
+    model = build("tinierhar", batch)
+    if not plugin.defaults:
+        with pytest.raises(HarbenchError, match="has no parameter 'r'"):
+            harbench.adapt(model, method, r=4)
+        return
+    key = sorted(plugin.defaults)[0]
+    with pytest.raises(HarbenchError, match=f"Did you mean .*'{key}'"):
+        harbench.adapt(model, method, **{key + "x": 1})
+
+
+def test_adalora_prunes_to_its_rank_budget(batch):
+    _, adapted = trained(("adalora", "mae", ADALORA), batch)
+    pattern = adapted.peft_config["default"].rank_pattern
+    assert pattern, "rank allocation never ran"
+    kept = sum(sum(mask) for mask in pattern.values())
+    assert kept == ADALORA["target_r"] * len(pattern)  # the final budget
+    for name, p in adapted.named_parameters():
+        if ".lora_E." in name:
+            key = name.removeprefix("base_model.model.")
+            mask = torch.tensor(pattern[key])
+            assert torch.count_nonzero(p.detach().flatten()[~mask]) == 0
+
+
+def test_norm_updates_and_ships_batchnorm_statistics(batch):
+    base, adapted = trained(("norm", "tinierhar", {}), batch)
+    bn_base = base.blocks[1].bn.running_mean
+    bn_now = adapted.blocks[1].bn.running_mean
+    assert not torch.equal(bn_base, bn_now)  # "update": the statistics followed the data
+    state = plugins.get("methods", "norm").adapter_state(adapted)
+    torch.testing.assert_close(state["blocks.1.bn.running_mean"], bn_now)
