@@ -9,7 +9,7 @@ import warnings
 
 from harbench.contracts import HarbenchError
 
-COMMAND_MODULES = ("run", "results", "plugins", "data")
+COMMAND_MODULES = ("run", "results", "plugins", "models", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

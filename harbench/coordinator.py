@@ -45,6 +45,11 @@ def run_suite(
     executor_name = executor or loaded.executor.get("name", "local")
     n_workers = workers or int(loaded.executor.get("workers", 1))
     engine = plugins.get("executors", executor_name)
+    if loaded.skip_missing_datasets:
+        specs = _drop_missing_datasets(specs, console)
+        if not specs:
+            console.print(f"[yellow]{loaded.name}: none of its datasets is present; nothing to run")
+            return Summary(loaded.name, 0, 0)
     with Store(db) as store:
         store.link_suite(loaded.name, [s.run_id for s in specs])
         done = set() if rerun else store.finished_ids(s.run_id for s in specs)
@@ -100,6 +105,23 @@ def run_suite(
             finally:
                 runner.set_epoch_listener(None)
     return summary
+
+
+def _drop_missing_datasets(specs: list[suite.RunSpec], console: Console) -> list[suite.RunSpec]:
+    """Leave out the runs of datasets whose files are not on disk, saying which and why."""
+    from harbench.data.load import dataset_root
+
+    present: dict[str, bool] = {}
+    for name in dict.fromkeys(s.dataset for s in specs):
+        plugin = plugins.get("datasets", name)
+        root = dataset_root(plugin)
+        present[name] = plugin.embedded or plugin.is_present(root)
+        if not present[name]:
+            console.print(
+                f"[yellow]skipping dataset {name}[/]: not present in {root} "
+                f"(harbench data fetch {name}, or harbench data info {name})"
+            )
+    return [s for s in specs if present[s.dataset]]
 
 
 def _progress(console: Console) -> Progress:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harbench import api, plugins
+from harbench import api, plugins, pretrain
 from harbench.contracts import HarbenchError
 from harbench.data.load import load_windows
 from harbench.data.normalise import ZScore
@@ -63,6 +63,21 @@ def environment() -> dict[str, str]:
     }
 
 
+def run_threads() -> int:
+    """Torch threads per run: ``HARBENCH_THREADS``, default 1.
+
+    HAR backbones are small: intra-op threads buy little and, on a busy machine, oversubscribed
+    threads slowed an epoch 17x in our measurements. Parallelise across runs instead
+    (``executor: {name: process, workers: N}``).
+    """
+    value = os.environ.get("HARBENCH_THREADS", "1")
+    try:
+        threads = int(value)
+    except ValueError:
+        raise HarbenchError(f"HARBENCH_THREADS must be an integer, got {value!r}") from None
+    return max(1, threads)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
@@ -76,9 +91,7 @@ def _now() -> str:
 def run_one(spec: RunSpec) -> RunResult:
     """Execute one cell; any exception becomes a failed result carrying its error text."""
     started = _now()
-    threads = os.environ.get("HARBENCH_THREADS")
-    if threads:
-        torch.set_num_threads(int(threads))
+    torch.set_num_threads(run_threads())
     try:
         metrics, curves, details = _execute(spec)
         status, error = "ok", ""
@@ -131,6 +144,7 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
     model = api.build_model(
         spec.model, channels=n_channels, window=window, classes=n_classes, **spec.model_params
     )
+    pretrain.strip_pretraining(model)  # a pretraining-only decoder is not part of the model
     base_counts = api.count(model, window=window, channels=n_channels)
     pretrain_curves: list[dict[str, Any]] = []
     if spec.pretrain is not None:
@@ -200,8 +214,6 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
 
 def _load_pretrained(spec: RunSpec, model, X_unlabelled: np.ndarray) -> list[dict[str, Any]]:
     """Load (or train once and cache) the self-supervised checkpoint the spec's stage names."""
-    from harbench import pretrain
-
     state, curves = pretrain.for_run(spec, model, X_unlabelled)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected:

@@ -19,7 +19,16 @@ from harbench.contracts import HarbenchError
 from harbench.data.protocols import PROTOCOLS
 from harbench.params import resolve_params
 
-TOP_KEYS = {"name", "description", "defaults", "matrix", "exclude", "overrides", "executor"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "defaults",
+    "matrix",
+    "exclude",
+    "overrides",
+    "executor",
+    "skip_missing_datasets",
+}
 DEFAULT_KEYS = {"window", "protocol", "training", "pretrain"}
 MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds"}
 MATCH_KEYS = {"dataset", "model", "method", "seed", "fold"}
@@ -42,6 +51,9 @@ TRAINING_DEFAULTS: dict[str, Any] = {
 PRETRAIN_DEFAULTS: dict[str, Any] = {
     "objective": "mae",
     "models": None,
+    "datasets": None,
+    "weight_decay": 0.05,
+    "seed": 0,
     "mask_ratio": 0.75,
     "epochs": 20,
     "batch_size": 128,
@@ -113,6 +125,7 @@ class Suite:
     description: str
     specs: list[RunSpec]
     executor: dict[str, Any]
+    skip_missing_datasets: bool = False
 
     def expand(self) -> list[RunSpec]:
         return list(self.specs)
@@ -269,7 +282,12 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
                     specs.append(spec)
     if not specs:
         raise where.error(("matrix",), "the matrix expands to no runs (everything excluded?)")
-    return Suite(str(name), path, str(data.get("description", "")), specs, executor)
+    skip_missing = data.get("skip_missing_datasets", False)
+    if not isinstance(skip_missing, bool):
+        raise where.error(
+            ("skip_missing_datasets",), f"expected true or false, got {skip_missing!r}"
+        )
+    return Suite(str(name), path, str(data.get("description", "")), specs, executor, skip_missing)
 
 
 # ---- validators ----------------------------------------------------------------------------------

@@ -69,8 +69,12 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> int:
         x = args[0]
         if isinstance(x, nn.utils.rnn.PackedSequence):
             raise ValueError("count_macs does not support packed sequences")
-        steps = x.shape[1] if module.batch_first else x.shape[0]
-        batch = x.shape[0] if module.batch_first else (x.shape[1] if x.dim() == 3 else 1)
+        if x.dim() == 2:  # unbatched: [steps, features] whatever batch_first says
+            steps, batch = x.shape[0], 1
+        elif module.batch_first:
+            batch, steps = x.shape[0], x.shape[1]
+        else:
+            steps, batch = x.shape[0], x.shape[1]
         corrections.append(recurrent_macs(module, steps, batch) - seen_flops // 2)
 
     for module in model.modules():

@@ -4,9 +4,9 @@ Each module lists what it provides in ``PLUGINS``; add a module to ``MODULES`` t
 """
 
 from harbench.hookspecs import hookimpl
-from harbench_models import tinierhar
+from harbench_models import convnets, deepconvlstm, mae, tinierhar, tinyhar
 
-MODULES = (tinierhar,)
+MODULES = (tinierhar, tinyhar, deepconvlstm, convnets, mae)
 
 
 @hookimpl

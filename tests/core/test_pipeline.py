@@ -158,3 +158,21 @@ def test_sigkill_mid_suite_resumes_without_duplicates_or_losses(tmp_path, execut
     assert rows(db, "SELECT count(*), count(DISTINCT run_id) FROM runs") == [(4, 4)]
     assert set(first) <= set(rows(db, "SELECT run_id FROM runs"))
     assert rows(db, "SELECT count(*) FROM metrics WHERE name = 'macro_f1'") == [(4,)]
+
+
+def test_missing_datasets_are_skipped_with_a_reason_when_the_suite_allows(tmp_path, data_root):
+    text = SUITE.replace("[synthetic]", "[synthetic, pamap2]").replace("[0, 1]", "[0]")
+    path = tmp_path / "m.yaml"
+    path.write_text(text + "skip_missing_datasets: true\n")
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    summary = coordinator.run_suite(path, db=tmp_path / "m.duckdb", console=console)
+    assert (summary.total, summary.ok) == (2, 2)
+    assert "skipping dataset pamap2: not present in" in console.export_text()
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(text)
+    failed = coordinator.run_suite(strict, db=tmp_path / "s.duckdb", console=console)
+    assert failed.failed == 2  # without the flag, a missing dataset is a failed run with its reason
+    errors = rows(tmp_path / "s.duckdb", "SELECT error FROM runs WHERE dataset = 'pamap2'")
+    assert all("not present" in e and "harbench data fetch pamap2" in e for (e,) in errors)

@@ -1,0 +1,341 @@
+"""Memory of adapting a model: parameter shares, adapter and weight bytes, training peak.
+
+Three views of training memory:
+
+- ``training_memory_breakdown``: an analytic account — weights (every parameter and buffer, a
+  4-bit weight counted as 4-bit), gradients (trainable parameters only), optimiser state (AdamW:
+  two fp32 tensors per trainable parameter) and activations (every distinct tensor storage
+  autograd saves during one training-mode forward pass at the given batch, the model's own
+  parameters and buffers excluded; the input batch counts when a layer saves it).
+- ``peak_rss_of``: the peak resident set size of a function run in a fresh spawned process (CPU),
+  with the child's resident size after its imports as the baseline.
+- ``cuda_peak_memory``: ``torch.cuda.max_memory_allocated`` around a function, plus the
+  process's memory as NVML reports it (GPU only).
+
+A quantised weight is recognised by duck typing: a parameter with a ``quant_state`` (as
+bitsandbytes' ``Params4bit`` has) counts its packed storage plus every tensor its quantisation
+state holds (absmax, code, offset, and those of a nested state), each storage once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import multiprocessing
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from harbench.contracts import HarbenchError
+
+ADAMW_STATES = 2  # exp_avg and exp_avg_sq
+FP32_BYTES = 4
+_QUANT_STATE_DEPTH = 3
+
+
+# ---- parameters and bytes ---------------------------------------------------------------------
+
+
+def _storage_key(t: torch.Tensor) -> tuple[int, int]:
+    storage = t.untyped_storage()
+    return storage.data_ptr(), storage.nbytes()
+
+
+def _logical_numel(p: torch.Tensor) -> int:
+    shape = getattr(getattr(p, "quant_state", None), "shape", None)
+    return int(torch.Size(shape).numel()) if shape is not None else p.numel()
+
+
+def parameter_summary(model: nn.Module, *, reference_params: int | None = None) -> dict[str, Any]:
+    """{"trainable", "total", "share"}; ``share`` is trainable / ``reference_params`` if given
+    (e.g. the backbone's size before adapters were added), else trainable / total."""
+    trainable = total = 0
+    seen: set[int] = set()
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        n = _logical_numel(p)
+        total += n
+        trainable += n if p.requires_grad else 0
+    denominator = reference_params if reference_params else total
+    return {"trainable": trainable, "total": total, "share": trainable / max(1, denominator)}
+
+
+def _tensors_in(obj: Any, depth: int) -> Iterable[torch.Tensor]:
+    """Every tensor an object (a quantisation state) holds, down to a few nested levels."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif depth <= 0 or obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+        return
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            yield from _tensors_in(value, depth - 1)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            yield from _tensors_in(value, depth - 1)
+    elif hasattr(obj, "__dict__"):
+        for value in vars(obj).values():
+            yield from _tensors_in(value, depth - 1)
+
+
+def _bytes_of(tensors: Iterable[torch.Tensor], seen: set[tuple[int, int]]) -> int:
+    """Bytes of each tensor's elements, each (storage, size) counted once across calls."""
+    total = 0
+    for t in tensors:
+        key = (t.data_ptr(), t.numel() * t.element_size())
+        if key in seen:
+            continue
+        seen.add(key)
+        total += t.numel() * t.element_size()
+    return total
+
+
+def weight_bytes(
+    params: Iterable[torch.Tensor], seen: set[tuple[int, int]] | None = None
+) -> int:
+    """Bytes of parameters as stored: packed quantised data plus its quantisation state."""
+    seen = set() if seen is None else seen
+    total = 0
+    for p in params:
+        total += _bytes_of([p], seen)
+        quant_state = getattr(p, "quant_state", None)
+        if quant_state is not None:
+            total += _bytes_of(_tensors_in(quant_state, _QUANT_STATE_DEPTH), seen)
+    return total
+
+
+def frozen_weight_bytes(model: nn.Module) -> int:
+    """Bytes of the parameters that do not train (a 4-bit weight as 4-bit plus its statistics)."""
+    return weight_bytes(p for p in model.parameters() if not p.requires_grad)
+
+
+def adapter_bytes(state: dict[str, Any]) -> int:
+    """Size on disk of an adapter state dict serialised with ``torch.save``."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() if isinstance(v, torch.Tensor) else v
+                for k, v in state.items()}, buffer)
+    return buffer.getbuffer().nbytes
+
+
+# ---- analytic training memory -----------------------------------------------------------------
+
+
+def activation_bytes(model: nn.Module, example: torch.Tensor, *, bn_frozen: bool = False) -> int:
+    """Bytes autograd saves for backward during one training-mode forward pass on ``example``.
+
+    Counts each distinct storage once and leaves out the model's parameters and buffers. The
+    model's BatchNorm statistics and training flag are restored afterwards.
+    """
+    own = {_storage_key(t) for t in list(model.parameters()) + list(model.buffers())}
+    saved: dict[tuple[int, int], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        key = _storage_key(t)
+        if key not in own:
+            saved[key] = key[1]
+        return t
+
+    was_training = model.training
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    model.train()
+    if bn_frozen:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+    try:
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(example)
+    finally:
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
+        model.train(was_training)
+    return sum(saved.values())
+
+
+def training_memory_breakdown(
+    model: nn.Module,
+    example: torch.Tensor,
+    *,
+    bn_frozen: bool = False,
+    optimiser_states: int = ADAMW_STATES,
+    optimiser_state_bytes: int = FP32_BYTES,
+) -> dict[str, int]:
+    """Analytic training memory for one step on the batch ``example``, in bytes.
+
+    {"weights", "frozen_weights", "gradients", "optimiser", "activations", "total"}: weights are
+    every parameter and buffer; gradients and optimiser state are for trainable parameters only
+    (``optimiser_states`` tensors of ``optimiser_state_bytes`` per element; AdamW keeps two).
+    """
+    params = list(dict.fromkeys(model.parameters()))
+    trainable = [p for p in params if p.requires_grad]
+    seen: set[tuple[int, int]] = set()
+    weights = weight_bytes(params, seen) + _bytes_of(model.buffers(), seen)
+    gradients = sum(p.numel() * p.element_size() for p in trainable)
+    optimiser = sum(p.numel() for p in trainable) * optimiser_states * optimiser_state_bytes
+    activations = activation_bytes(model, example, bn_frozen=bn_frozen)
+    return {
+        "weights": weights,
+        "frozen_weights": frozen_weight_bytes(model),
+        "gradients": gradients,
+        "optimiser": optimiser,
+        "activations": activations,
+        "total": weights + gradients + optimiser + activations,
+    }
+
+
+# ---- measured peaks ---------------------------------------------------------------------------
+
+
+@dataclass
+class PeakMemory:
+    """What a measured run returned and the memory it took.
+
+    ``kind`` is "cpu_rss" (peak resident set size of a child process; ``baseline_bytes`` is its
+    resident size after start-up and imports, just before the function ran) or "cuda" (peak
+    allocated by torch on the device; ``baseline_bytes`` is what was allocated before the
+    function ran).
+    """
+
+    result: Any
+    peak_bytes: int
+    baseline_bytes: int
+    kind: str
+    nvml_process_bytes: int | None = None
+
+    @property
+    def extra_bytes(self) -> int:
+        """Memory the function itself added at its peak."""
+        return max(0, self.peak_bytes - self.baseline_bytes)
+
+
+def _peak_rss_bytes() -> int:
+    """Peak RSS of this process's address space: VmHWM on Linux, else ``ru_maxrss``.
+
+    On Linux ``ru_maxrss`` is not used: after the spawn's fork + exec it still carries the peak
+    of the forked copy of the parent, whereas VmHWM belongs to the new address space alone.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # Linux reports KiB
+
+
+def _reset_peak_rss() -> None:
+    """Lower the peak-RSS mark to the current RSS where the OS allows it (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+
+
+def _child_main(
+    conn, fn: Callable[..., Any], args: tuple, kwargs: dict, preload: tuple[str, ...]
+) -> None:
+    for module in preload:
+        importlib.import_module(module)
+    _reset_peak_rss()
+    baseline = _peak_rss_bytes()
+    try:
+        result = fn(*args, **kwargs)
+        conn.send(("ok", result, baseline, _peak_rss_bytes()))
+    except BaseException as error:  # reported to the parent, which raises it
+        conn.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}", 0, 0))
+    finally:
+        conn.close()
+
+
+def peak_rss_of(
+    fn: Callable[..., Any], *args: Any, preload: Iterable[str] = (), **kwargs: Any
+) -> PeakMemory:
+    """Run ``fn(*args, **kwargs)`` in a freshly spawned process; its result and peak RSS.
+
+    ``fn``, its arguments and its result must be picklable (``fn`` defined at module level). In
+    the child, after start-up, unpickling and importing the ``preload`` modules (name those
+    ``fn`` imports lazily, such as "peft", so their import is not counted), the peak-RSS mark is
+    reset to the current RSS (Linux) and read as ``baseline_bytes``; ``peak_bytes`` is the mark
+    after ``fn`` returned.
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child_main, args=(sender, fn, args, kwargs, tuple(preload)), daemon=True
+    )
+    process.start()
+    sender.close()
+    try:
+        status, payload, baseline, peak = receiver.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(
+            f"measured process {process.pid} died (exit code {process.exitcode}) before reporting"
+        ) from None
+    finally:
+        receiver.close()
+    process.join()
+    if status != "ok":
+        raise RuntimeError(f"measured function failed in its child process: {payload}")
+    return PeakMemory(payload, peak, baseline, "cpu_rss")
+
+
+def _nvml_process_bytes(device: torch.device) -> int | None:
+    """GPU memory NVML attributes to this process (CUDA context included); None if unavailable."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            index = device.index if device.index is not None else torch.cuda.current_device()
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            for proc in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                if proc.pid == os.getpid() and proc.usedGpuMemory is not None:
+                    return int(proc.usedGpuMemory)
+            return None
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # NVML missing, no permission, or in a container without process info
+        return None
+
+
+def cuda_peak_memory(
+    fn: Callable[..., Any], *args: Any, device: str | torch.device | None = None, **kwargs: Any
+) -> PeakMemory:
+    """Run ``fn`` in this process; peak bytes torch allocated on the CUDA device meanwhile."""
+    if not torch.cuda.is_available():
+        raise HarbenchError("cuda_peak_memory needs a CUDA device; none is available here")
+    device = torch.device(device or "cuda")
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    baseline = torch.cuda.memory_allocated(device)
+    result = fn(*args, **kwargs)
+    torch.cuda.synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device)
+    return PeakMemory(result, peak, baseline, "cuda", _nvml_process_bytes(device))
+
+
+def peak_training_memory(
+    fn: Callable[..., Any], *args: Any, device: str = "auto", preload: Iterable[str] = (),
+    **kwargs: Any,
+) -> PeakMemory:
+    """``cuda_peak_memory`` on a GPU, ``peak_rss_of`` (a spawned child process) on the CPU."""
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        for module in preload:
+            importlib.import_module(module)
+        return cuda_peak_memory(fn, *args, **kwargs)
+    return peak_rss_of(fn, *args, preload=preload, **kwargs)

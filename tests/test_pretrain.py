@@ -1,0 +1,215 @@
+"""Self-supervised pretraining: it learns, it is deterministic, it is cached, and the encoder it
+produces is better than a random one for a linear probe."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from harbench import HarbenchError, build_model, load_windows
+from harbench import pretrain as pt
+from harbench.data.normalise import ZScore
+from harbench.data.windows import Windows
+from harbench.metrics import scores
+
+SMALL = {"dim": 32, "depth": 2, "heads": 2, "patch": 10}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared machine: one intra-op thread avoids oversubscription stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    w = load_windows("synthetic")
+    X = ZScore.fit(np.asarray(w.X)).apply(np.asarray(w.X))
+    return X, np.asarray(w.y), np.asarray(w.subject)
+
+
+def small_mae(seed: int, classes: int = 4):
+    torch.manual_seed(seed)
+    return build_model("mae", channels=3, window=50, classes=classes, **SMALL)
+
+
+@pytest.fixture(scope="module")
+def pretrained(synthetic):
+    X, _, _ = synthetic
+    model = small_mae(0)
+    before = pt.reconstruction_loss(model, X)
+    state, curves = pt.pretrain(model, X, epochs=10, batch_size=64, lr=5e-3, seed=0, device="cpu")
+    after = pt.reconstruction_loss(model, X)
+    return model, state, curves, before, after
+
+
+def test_pretraining_lowers_the_masked_reconstruction_loss(pretrained):
+    _, _, curves, before, after = pretrained
+    assert after < 0.6 * before
+    assert [row["epoch"] for row in curves] == list(range(1, 11))
+    assert curves[-1]["loss"] < curves[0]["loss"]
+
+
+def linear_probe_f1(model, X, y, train, test) -> float:
+    model.eval()
+    with torch.no_grad():
+        feats = model.features(torch.from_numpy(X))
+    feats = (feats - feats[train].mean(0)) / (feats[train].std(0) + 1e-6)
+    torch.manual_seed(0)
+    probe = torch.nn.Linear(feats.shape[1], int(y.max()) + 1)
+    optimiser = torch.optim.Adam(probe.parameters(), lr=0.05)
+    target = torch.from_numpy(y.copy())
+    for _ in range(200):
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(probe(feats[train]), target[train]).backward()
+        optimiser.step()
+    pred = probe(feats[test]).argmax(1).numpy()
+    return scores(y[test], pred, int(y.max()) + 1)["macro_f1"]
+
+
+def test_linear_probe_on_the_pretrained_encoder_beats_a_random_one(synthetic, pretrained):
+    X, y, subject = synthetic
+    model = pretrained[0]
+    random_encoder = small_mae(0)  # the same initialisation, never trained
+    train, test = np.flatnonzero(subject <= 4), np.flatnonzero(subject > 4)
+    assert linear_probe_f1(model, X, y, train, test) > linear_probe_f1(
+        random_encoder, X, y, train, test) + 0.05
+
+
+def test_encoder_state_leaves_out_head_and_decoder(pretrained):
+    model, state, _, _, _ = pretrained
+    assert state and not any(k.startswith(("head.", "decoder.")) for k in state)
+    assert set(state) == {k for k in model.state_dict() if not k.startswith(("head.", "decoder."))}
+    fresh = small_mae(1, classes=7)  # another dataset: another number of classes
+    missing, unexpected = fresh.load_state_dict(state, strict=False)
+    assert not unexpected
+    assert {k.split(".")[0] for k in missing} == {"head", "decoder"}
+    assert torch.equal(fresh.blocks[0].attn.q.weight, model.blocks[0].attn.q.weight)
+
+
+def test_strip_pretraining_removes_the_decoder():
+    model = small_mae(0)
+    full = sum(p.numel() for p in model.parameters())
+    decoder = sum(p.numel() for p in model.decoder.parameters())
+    pt.strip_pretraining(model)
+    assert model.decoder is None
+    assert sum(p.numel() for p in model.parameters()) == full - decoder
+    assert model(torch.randn(2, 50, 3)).shape == (2, 4)
+    with pytest.raises(HarbenchError, match="decoder"):
+        model.pretrain_loss(torch.randn(2, 50, 3), 0.75)
+    tinier = build_model("tinierhar", channels=3, window=50, classes=4)
+    assert pt.strip_pretraining(tinier) is tinier
+
+
+def test_pretraining_is_deterministic_and_leaves_the_callers_rng_alone(synthetic):
+    X = synthetic[0][:128]
+    runs = [pt.pretrain(small_mae(0), X, epochs=2, batch_size=32, seed=s, device="cpu")
+            for s in (5, 5, 6)]
+    (a, curves_a), (b, curves_b), (c, _) = runs
+    assert curves_a == curves_b
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+    model = small_mae(0)
+    torch.manual_seed(77)
+    expected = torch.rand(3)
+    torch.manual_seed(77)
+    pt.pretrain(model, X[:32], epochs=1, batch_size=32, seed=9, device="cpu")
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_models_without_a_pretraining_objective_are_refused(synthetic):
+    X = synthetic[0][:8]
+    tinier = build_model("tinierhar", channels=3, window=50, classes=4)
+    with pytest.raises(HarbenchError, match="tinierhar"):
+        pt.pretrain(tinier, X, epochs=1)
+    with pytest.raises(HarbenchError, match="objective"):
+        pt.pretrain(small_mae(0), X, objective="simclr", epochs=1)
+    with pytest.raises(HarbenchError, match=r"\[N, T, C\]"):
+        pt.pretrain(small_mae(0), X[0], epochs=1)
+
+
+def test_checkpoint_key_is_canonical():
+    stage = {"model": "mae", "model_params": {"dim": 32, "depth": 2}, "seed": 0,
+             "subjects": [1, 2, 3], "mask_ratio": 0.75}
+    reordered = {"mask_ratio": 0.75, "subjects": (np.int64(1), 2, 3), "seed": np.int64(0),
+                 "model_params": {"depth": 2, "dim": 32}, "model": "mae"}
+    assert pt.checkpoint_key(stage) == pt.checkpoint_key(reordered)
+    for change in ({"seed": 1}, {"subjects": [1, 2]}, {"mask_ratio": 0.5},
+                   {"model_params": {"dim": 64, "depth": 2}}):
+        assert pt.checkpoint_key({**stage, **change}) != pt.checkpoint_key(stage)
+
+
+def test_cached_pretrain_trains_once_and_reuses_the_checkpoint(synthetic, tmp_path):
+    X = synthetic[0][:96]
+    stage = {"model": "mae", "model_params": SMALL, "dataset": "synthetic", "objective": "mae",
+             "mask_ratio": 0.75, "epochs": 1, "batch_size": 32, "lr": 1e-3, "seed": 3}
+    calls = {"build": 0, "data": 0}
+
+    def build():
+        calls["build"] += 1
+        return build_model("mae", channels=3, window=50, classes=4, **SMALL)
+
+    def data():
+        calls["data"] += 1
+        return X
+
+    first = pt.cached_pretrain(stage, build, data, cache_dir=tmp_path)
+    assert not first.cached and calls == {"build": 1, "data": 1}
+    assert first.folder == tmp_path / "pretrain" / pt.checkpoint_key(stage)
+    stored = torch.load(first.folder / "weights.pt", weights_only=True)
+    assert set(stored) == set(first.state)
+    assert json.loads((first.folder / "curves.json").read_text()) == first.curves
+    assert json.loads((first.folder / "stage.json").read_text())["seed"] == 3
+
+    second = pt.cached_pretrain(stage, build, data, cache_dir=tmp_path)
+    assert second.cached and calls == {"build": 1, "data": 1}  # no training, no data loading
+    assert second.curves == first.curves
+    assert all(torch.equal(second.state[k], first.state[k]) for k in first.state)
+
+    third = pt.cached_pretrain({**stage, "seed": 4}, build, data, cache_dir=tmp_path)
+    assert not third.cached and third.key != first.key
+
+
+def test_for_run_caches_per_training_data_and_loads_into_the_run_model(synthetic, monkeypatch):
+    X = synthetic[0][:64]
+    spec = SimpleNamespace(dataset="synthetic", model="mae", model_params=SMALL, seed=0,
+                           window={}, pretrain={"objective": "mae", "mask_ratio": 0.75,
+                                                "epochs": 1, "batch_size": 32, "lr": 1e-3})
+    model = build_model("mae", channels=3, window=50, classes=4, **SMALL)
+    state, curves = pt.for_run(spec, model, X)
+    assert len(curves) == 1
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith(("head.", "decoder.")) for k in missing)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached stage must not train again")
+
+    monkeypatch.setattr(pt, "pretrain", no_training)
+    again, _ = pt.for_run(spec, model, X)
+    assert all(torch.equal(again[k], state[k]) for k in state)
+    with pytest.raises(AssertionError, match="train again"):
+        pt.for_run(spec, model, X[:32])  # other training windows: another checkpoint
+
+
+def test_for_run_refuses_mismatched_datasets_and_models(synthetic, monkeypatch):
+    X = synthetic[0][:16]
+    spec = SimpleNamespace(dataset="synthetic", model="mae", model_params=SMALL, seed=0,
+                           window={}, pretrain={"objective": "mae", "epochs": 1,
+                                                "datasets": ["synthetic", "wisdm"]})
+    other = Windows(np.zeros((4, 60, 3), np.float32), np.zeros(4, np.int64),
+                    np.ones(4, np.int64), ("a",), ("x", "y", "z"), 30.0)
+    monkeypatch.setattr("harbench.data.load.load_windows", lambda name, **kw: other)
+    model = build_model("mae", channels=3, window=50, classes=4, **SMALL)
+    with pytest.raises(HarbenchError, match="'wisdm'.*window length and channels"):
+        pt.for_run(spec, model, X)
+    tinier = build_model("tinierhar", channels=3, window=50, classes=4)
+    with pytest.raises(HarbenchError, match="tinierhar"):
+        pt.for_run(SimpleNamespace(**{**vars(spec), "model": "tinierhar"}), tinier, X)
