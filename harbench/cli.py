@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import warnings
 
@@ -31,7 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 for bad input, 1 when a run failed)."""
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # optional hub kernels: noise
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

@@ -131,6 +131,16 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def fmt_count(value: Any) -> str:
+    """1234567 -> '1.23M', 4321 -> '4.32k'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    return f"{value:.0f}"
+
+
 def fmt_value(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import random
-import resource
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +77,11 @@ def run_threads() -> int:
     return max(1, threads)
 
 
+def run_device() -> torch.device:
+    """``HARBENCH_DEVICE`` (e.g. "cuda"), default the CPU. Results are deterministic on the CPU."""
+    return torch.device(os.environ.get("HARBENCH_DEVICE", "cpu"))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
@@ -85,7 +89,8 @@ def seed_everything(seed: int) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The current UTC time as ISO text without an offset (the store's timestamps are UTC)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def run_one(spec: RunSpec) -> RunResult:
@@ -117,7 +122,11 @@ def run_one(spec: RunSpec) -> RunResult:
 
 
 def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
+    from harbench.measure import memory
+
     seed_everything(spec.seed)
+    memory.reset_peak_rss()  # the peak from here on is this run's own
+    rss_baseline = memory.peak_rss_bytes()
     windows = load_windows(spec.dataset, **spec.window)
     folds = make_folds(windows, spec.protocol)
     if spec.fold >= len(folds):
@@ -152,6 +161,7 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
             spec, model, norm.apply(np.asarray(windows.X[train_idx]))
         )
     model = api.adapt(model, spec.method, **spec.method_params)
+    model.to(run_device())
     adapted_counts = api.count(model, window=window, channels=n_channels)
     bn_frozen = getattr(model, "harbench_bn_policy", "update") == "frozen"
 
@@ -198,6 +208,8 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
     metrics.update(
         _measurements(spec, model, deployed, result.curves, X_train[: spec.training["batch_size"]])
     )
+    metrics["peak_rss_mb"] = memory.peak_rss_bytes() / 2**20
+    metrics["peak_rss_over_start_mb"] = max(0, memory.peak_rss_bytes() - rss_baseline) / 2**20
     curves = [{"stage": "train", **row} for row in result.curves]
     curves += [{"stage": "pretrain", **row} for row in pretrain_curves]
     details = {
@@ -224,21 +236,17 @@ def _load_pretrained(spec: RunSpec, model, X_unlabelled: np.ndarray) -> list[dic
 def _measurements(
     spec: RunSpec, model, deployed, curves, example: torch.Tensor
 ) -> dict[str, float]:
-    """Sizes, memory and timing measures stored with every run.
-
-    ``peak_rss_mb`` is this process's peak resident set size: the run's own peak under the
-    ``process`` executor (a fresh process per run), the whole session's under ``local``.
-    """
+    """Sizes, memory and timing measures stored with every run."""
     from harbench.measure import memory, timing
 
     out: dict[str, float] = {}
+    example = example.to(run_device())
     breakdown = memory.training_memory_breakdown(
         model, example, bn_frozen=getattr(model, "harbench_bn_policy", "") == "frozen"
     )
     out.update({f"mem_{k}_bytes": float(v) for k, v in breakdown.items()})
     method = plugins.get("methods", spec.method)
     out["adapter_bytes"] = float(memory.adapter_bytes(method.adapter_state(model)))
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if torch.cuda.is_available():
         out["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
     target = timing.time_to_target(curves)

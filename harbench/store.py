@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS runs (
     dataset VARCHAR, model VARCHAR, model_label VARCHAR, method VARCHAR, method_label VARCHAR,
     fold INTEGER, seed INTEGER, protocol VARCHAR,
     config JSON, status VARCHAR, error VARCHAR,
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+    started_at TIMESTAMP, finished_at TIMESTAMP,  -- UTC
     harbench_version VARCHAR, torch_version VARCHAR, python_version VARCHAR,
     device VARCHAR, host VARCHAR
 );
@@ -93,10 +93,20 @@ class Store:
         return {r[0] for r in rows}
 
     def link_suite(self, suite: str, run_ids: Iterable[str]) -> None:
-        """Record that ``suite`` asks for these runs (for ``leaderboard --suite``)."""
+        """Record that ``suite`` now asks for exactly these runs (for ``leaderboard --suite``).
+
+        Runs an earlier version of the suite asked for stay stored but leave its view.
+        """
         ids = list(run_ids)
-        if ids:
-            self.con.execute("INSERT OR IGNORE INTO suite_runs SELECT ?, unnest(?)", [suite, ids])
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM suite_runs WHERE suite = ?", [suite])
+            if ids:
+                self.con.execute("INSERT INTO suite_runs SELECT ?, unnest(?)", [suite, ids])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
 
     def write(self, result: Any, *, labels: dict[str, str] | None = None) -> None:
         """Store one RunResult in one transaction, replacing an earlier attempt at the same run."""
@@ -118,7 +128,7 @@ class Store:
                     labels.get("method", spec["method"]),
                     spec["fold"],
                     spec["seed"],
-                    spec["protocol"].get("name", ""),
+                    spec["protocol"].get("scheme") or spec["protocol"].get("name", ""),
                     json.dumps(spec, default=str),
                     result.status,
                     result.error,

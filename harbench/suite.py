@@ -16,6 +16,7 @@ import yaml
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
+from harbench.data.harmonise import Harmonisation
 from harbench.data.protocols import PROTOCOLS
 from harbench.params import resolve_params
 
@@ -33,7 +34,7 @@ DEFAULT_KEYS = {"window", "protocol", "training", "pretrain"}
 MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds"}
 MATCH_KEYS = {"dataset", "model", "method", "seed", "fold"}
 SET_KEYS = {"window", "protocol", "training", "model", "method"}
-WINDOW_KEYS = {"seconds": 4.0, "step": 2.0}
+WINDOW_KEYS = {"seconds": 4.0, "step": 2.0, "harmonise": None}
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "epochs": 30,
@@ -232,6 +233,9 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
 
     specs: list[RunSpec] = []
     seen: set[str] = set()
+    lodo = base_protocol.get("name") == "lodo"
+    if lodo:
+        _check_lodo(where, datasets, pretrain)
     for (ds, _ds_params, _ds_path), (model, model_params, m_path), (
         method,
         method_params,
@@ -239,7 +243,9 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
     ) in itertools.product(datasets, models, methods):
         plugin = plugins.get("datasets", ds)
         protocol = dict(plugin.protocol)
-        if base_protocol:
+        if lodo:
+            protocol = _lodo_inner(where, base_protocol, plugin)
+        elif base_protocol:
             protocol = {k: v for k, v in base_protocol.items() if k != "folds"}
             if "name" not in protocol:
                 protocol["name"] = plugin.protocol.get("name", "loso")
@@ -263,6 +269,8 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
                 mp = _resolve(where, m_path, "model", model, mp)
                 mep = _resolve(where, me_path, "method", method, mep)
                 stage = _stage_for(pretrain, model)
+                if lodo and stage is not None:
+                    stage["datasets"] = [d for d, _, _ in datasets if d != ds]
                 spec = RunSpec(
                     dataset=ds,
                     model=model,
@@ -381,6 +389,12 @@ def _window(where: _Where, key: tuple, value: Any) -> dict[str, Any]:
     window = _mapping(where, key, value)
     _check_keys(where, key, window, set(WINDOW_KEYS))
     for k, v in window.items():
+        if k == "harmonise":
+            try:
+                Harmonisation.coerce(v)
+            except (HarbenchError, TypeError) as exc:
+                raise where.error(key + (k,), str(exc)) from None
+            continue
         if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
             raise where.error(key + (k,), f"expected a positive number of seconds, got {v!r}")
     return window
@@ -423,6 +437,30 @@ def _stage_for(pretrain: dict[str, Any] | None, model: str) -> dict[str, Any] | 
     if listed is not None and model not in listed:
         return None
     return {k: v for k, v in pretrain.items() if k != "models"}
+
+
+def _check_lodo(where: _Where, datasets: list, pretrain: dict[str, Any] | None) -> None:
+    """Leave-one-dataset-out needs several datasets and a pretraining stage to pool the others."""
+    names = [d for d, _, _ in datasets]
+    if len(set(names)) < 2:
+        raise where.error(("matrix", "datasets"), "protocol lodo needs at least two datasets")
+    if pretrain is None:
+        raise where.error(
+            ("defaults", "protocol", "name"),
+            "protocol lodo pretrains on every dataset but the held-out one: add defaults.pretrain "
+            "(and defaults.window.harmonise so that all datasets share channels and rate)",
+        )
+
+
+def _lodo_inner(where: _Where, base: dict[str, Any], dataset) -> dict[str, Any]:
+    """The protocol used on the held-out dataset: ``inner``, else the dataset's own default."""
+    inner = base.get("inner", dataset.protocol)
+    inner = dict(_mapping(where, ("defaults", "protocol", "inner"), inner))
+    if inner.get("name") == "lodo":
+        raise where.error(
+            ("defaults", "protocol", "inner"), "lodo cannot be its own inner protocol"
+        )
+    return {**inner, "scheme": "lodo"}
 
 
 def _fold_count(where: _Where, key: tuple, dataset, protocol: dict[str, Any]) -> int:

@@ -53,11 +53,16 @@ def set_train_mode(model: nn.Module, bn_frozen: bool) -> None:
                 module.eval()
 
 
+def model_device(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
 @torch.no_grad()
 def predict(model: nn.Module, X: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """Logits for every row of X (eval mode)."""
+    """Logits for every row of X (eval mode), on the CPU; batches go to the model's device."""
     model.eval()
-    outs = [model(X[i : i + batch_size]) for i in range(0, len(X), batch_size)]
+    device = model_device(model)
+    outs = [model(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)]
     return torch.cat(outs) if outs else torch.zeros(0)
 
 
@@ -95,6 +100,7 @@ def fit(
         optimiser, mode="min", factor=config.lr_factor, patience=config.lr_patience
     )
     generator = torch.Generator().manual_seed(seed)
+    device = model_device(model)
     result = FitResult()
     best_score, best_state, waited = -math.inf, None, 0
     started = time.perf_counter()
@@ -108,7 +114,8 @@ def fit(
             index = order[i : i + config.batch_size]
             if len(index) < 2 and n >= 2:  # a batch of one breaks BatchNorm in train mode
                 continue
-            loss = nn.functional.cross_entropy(model(X[index]), y[index])
+            xb, yb = X[index].to(device), y[index].to(device)
+            loss = nn.functional.cross_entropy(model(xb), yb)
             if not torch.isfinite(loss):
                 raise DivergedError(f"training diverged: loss is {loss.item()} at epoch {epoch}")
             optimiser.zero_grad(set_to_none=True)

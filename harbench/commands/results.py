@@ -51,10 +51,12 @@ def print_leaderboard(
     title = f"leaderboard: {metric}, mean ± std over folds and seeds" + (
         f" (suite {suite})" if suite else ""
     )
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
     table = Table(title=title, title_justify="left")
     n_groups = names.index(metric)
     for name in names[:n_groups]:
-        table.add_column(name, overflow="fold")
+        table.add_column(name, no_wrap=True)
     for name in (metric, "n", "trainable", "share", "MACs", "fit s"):
         table.add_column(name, justify="right")
     for row in rows:
@@ -63,9 +65,9 @@ def print_leaderboard(
             *[str(g) for g in groups],
             f"{mean:.3f} ± {std:.3f}",
             str(n),
-            report.fmt_value(trainable),
+            report.fmt_count(trainable),
             f"{share:.1%}" if share is not None else "-",
-            report.fmt_value(macs),
+            report.fmt_count(macs),
             report.fmt_value(fit_s),
         )
     console.print(table)

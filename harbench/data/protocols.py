@@ -75,7 +75,8 @@ PROTOCOLS: dict[str, Callable[..., list[Fold]]] = {
 
 def make_folds(windows: Windows, protocol: dict[str, Any]) -> list[Fold]:
     """All folds of ``protocol`` ({name: ..., **params}) on ``windows``."""
-    params = {k: v for k, v in protocol.items() if k not in ("name", "folds")}
+    # "scheme" names how the cell was formed (e.g. lodo); it does not change the folds.
+    params = {k: v for k, v in protocol.items() if k not in ("name", "folds", "scheme")}
     name = protocol.get("name", "loso")
     if name not in PROTOCOLS:
         raise HarbenchError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOLS))}")

@@ -216,7 +216,7 @@ class PeakMemory:
         return max(0, self.peak_bytes - self.baseline_bytes)
 
 
-def _peak_rss_bytes() -> int:
+def peak_rss_bytes() -> int:
     """Peak RSS of this process's address space: VmHWM on Linux, else ``ru_maxrss``.
 
     On Linux ``ru_maxrss`` is not used: after the spawn's fork + exec it still carries the peak
@@ -235,7 +235,7 @@ def _peak_rss_bytes() -> int:
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024  # Linux reports KiB
 
 
-def _reset_peak_rss() -> None:
+def reset_peak_rss() -> None:
     """Lower the peak-RSS mark to the current RSS where the OS allows it (Linux >= 4.0)."""
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
@@ -249,11 +249,11 @@ def _child_main(
 ) -> None:
     for module in preload:
         importlib.import_module(module)
-    _reset_peak_rss()
-    baseline = _peak_rss_bytes()
+    reset_peak_rss()
+    baseline = peak_rss_bytes()
     try:
         result = fn(*args, **kwargs)
-        conn.send(("ok", result, baseline, _peak_rss_bytes()))
+        conn.send(("ok", result, baseline, peak_rss_bytes()))
     except BaseException as error:  # reported to the parent, which raises it
         conn.send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}", 0, 0))
     finally:

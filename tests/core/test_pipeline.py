@@ -85,6 +85,7 @@ def test_suite_runs_stores_and_skips_on_second_run(tmp_path, capsys, monkeypatch
     assert "linear_probe" in board and "full" in board
     assert cli.main(["query", "--db", str(db), "SELECT count(*) AS n FROM runs"]) == 0
     assert "4" in capsys.readouterr().out
+    assert cli.main(["query", "--db", str(db), "SELECT * FROM runs"]) == 0  # timestamps fetch
     assert cli.main(["query", "--db", str(db), "DELETE FROM runs"]) == 2  # read-only
     assert rows(db, "SELECT count(*) FROM runs") == [(4,)]
     for fmt, name in (("csv", "out.csv"), ("parquet", "out.parquet"), ("markdown", "out.md")):

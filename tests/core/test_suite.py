@@ -121,3 +121,18 @@ def test_cli_validate_prints_runs_and_bad_input_exits_2(tmp_path, capsys):
     assert "bad.yaml, line 7" in err and "Traceback" not in err
     assert cli.main(["validate", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read suite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["quick", "peft", "smoke"])
+def test_shipped_suites_validate(name):
+    from tests.helpers import REPO
+
+    loaded = suite.load(REPO / "suites" / f"{name}.yaml")
+    specs = loaded.expand()
+    assert specs and len({s.run_id for s in specs}) == len(specs)
+    if name == "quick":
+        assert {s.dataset for s in specs} == {"hapt_embedded"}
+        assert len({s.fold for s in specs}) >= 2 and len({s.method for s in specs}) >= 2
+    if name == "peft":
+        assert loaded.skip_missing_datasets and "hapt_embedded" in {s.dataset for s in specs}
+        assert all(s.pretrain for s in specs if s.model == "mae")

@@ -1,0 +1,64 @@
+"""Leave-one-dataset-out: expansion, and one real held-out run with harmonised pretraining."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from harbench import coordinator, suite
+from harbench.suite import SuiteError
+
+LODO = """
+name: lodo
+defaults:
+  window:
+    seconds: 2
+    step: 1
+    harmonise:
+      channels: acc
+      rate_hz: 25
+      label_map:
+        synthetic: {class0_5hz: lying, class1_5hz: walking, class3_0hz: running, class5_0hz: cycling}
+  protocol: {name: lodo, inner: {name: subject_groups, groups: 3}}
+  training: {epochs: 1, batch_size: 64}
+  pretrain: {epochs: 1, batch_size: 256}
+matrix:
+  datasets: [synthetic, hapt_embedded]
+  models: [{mae: {dim: 16, depth: 1, heads: 2, decoder_dim: 8, decoder_depth: 1, patch: 5}}]
+  methods: [linear_probe]
+  folds: [0]
+"""
+
+
+def test_lodo_pretrains_on_every_other_dataset():
+    specs = suite.loads(LODO, "lodo.yaml").expand()
+    by_dataset = {s.dataset: s for s in specs}
+    assert by_dataset["synthetic"].pretrain["datasets"] == ["hapt_embedded"]
+    assert by_dataset["hapt_embedded"].pretrain["datasets"] == ["synthetic"]
+    assert all(s.protocol == {"name": "subject_groups", "groups": 3, "scheme": "lodo"} for s in specs)
+
+
+def test_lodo_without_a_pretraining_stage_is_refused():
+    text = LODO.replace("  pretrain: {epochs: 1, batch_size: 256}\n", "")
+    with pytest.raises(SuiteError, match="protocol lodo pretrains on every dataset but"):
+        suite.loads(text, "lodo.yaml")
+
+
+def test_bad_harmonisation_is_located():
+    with pytest.raises(SuiteError, match="key 'defaults.window.harmonise'.*unknown channel set"):
+        suite.loads(LODO.replace("channels: acc", "channels: accel"), "lodo.yaml")
+
+
+def test_held_out_dataset_run_uses_a_checkpoint_pretrained_on_the_others(tmp_path):
+    path = tmp_path / "lodo.yaml"
+    path.write_text(LODO + "exclude:\n  - {dataset: hapt_embedded}\n")
+    summary = coordinator.run_suite(path, db=tmp_path / "l.duckdb")
+    assert (summary.ok, summary.failed) == (1, 0)
+    con = duckdb.connect(str(tmp_path / "l.duckdb"), read_only=True)
+    protocol, config = con.execute("SELECT protocol, config FROM runs").fetchone()
+    pretrain_epochs = con.execute("SELECT count(*) FROM curves WHERE stage = 'pretrain'").fetchone()
+    channels = con.execute("SELECT value FROM metrics WHERE name = 'window_samples'").fetchone()
+    con.close()
+    assert protocol == "lodo" and '"datasets": ["hapt_embedded"]' in config
+    assert pretrain_epochs == (1,)
+    assert channels == (50,)  # 2 s at the harmonised 25 Hz
