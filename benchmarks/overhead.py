@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    torch.set_num_threads(runner.run_threads())  # the same threads on both sides
     spec = suite.loads(SUITE.format(epochs=args.epochs), "overhead.yaml").expand()[0]
     harbench.load_windows(spec.dataset)  # warm the window cache for both sides
     hand, ours = [], []
