@@ -61,6 +61,8 @@ class DatasetPlugin:
     window_s: ClassVar[float] = 4.0
     step_s: ClassVar[float] = 2.0
     protocol: ClassVar[dict[str, Any]] = {"name": "loso"}
+    # the published train/test split, if any: {"name": "fixed", "test_subjects": [...]}
+    official_split: ClassVar[dict[str, Any] | None] = None
     citation: ClassVar[str] = ""
     licence: ClassVar[str] = ""
     source_url: ClassVar[str] = ""

@@ -249,6 +249,8 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
             protocol = {k: v for k, v in base_protocol.items() if k != "folds"}
             if "name" not in protocol:
                 protocol["name"] = plugin.protocol.get("name", "loso")
+            if protocol["name"] == "fixed" and "test_subjects" not in protocol:
+                protocol = _official_split(where, plugin, protocol)
         for seed in seeds:
             n_folds = _fold_count(where, ("defaults", "protocol"), plugin, protocol)
             folds = _folds(where, folds_key, folds_value, n_folds)
@@ -437,6 +439,17 @@ def _stage_for(pretrain: dict[str, Any] | None, model: str) -> dict[str, Any] | 
     if listed is not None and model not in listed:
         return None
     return {k: v for k, v in pretrain.items() if k != "models"}
+
+
+def _official_split(where: _Where, dataset, protocol: dict[str, Any]) -> dict[str, Any]:
+    """``fixed`` without test subjects: the dataset's published train/test split."""
+    split = dataset.official_split
+    if not split or not split.get("test_subjects"):
+        raise where.error(
+            ("defaults", "protocol"),
+            f"protocol fixed needs test_subjects: dataset {dataset.name!r} has no official split",
+        )
+    return {**protocol, "test_subjects": list(split["test_subjects"])}
 
 
 def _check_lodo(where: _Where, datasets: list, pretrain: dict[str, Any] | None) -> None:

@@ -18,7 +18,11 @@ defaults:
       channels: acc
       rate_hz: 25
       label_map:
-        synthetic: {class0_5hz: lying, class1_5hz: walking, class3_0hz: running, class5_0hz: cycling}
+        synthetic:
+          class0_5hz: lying
+          class1_5hz: walking
+          class3_0hz: running
+          class5_0hz: cycling
   protocol: {name: lodo, inner: {name: subject_groups, groups: 3}}
   training: {epochs: 1, batch_size: 64}
   pretrain: {epochs: 1, batch_size: 256}
@@ -35,7 +39,8 @@ def test_lodo_pretrains_on_every_other_dataset():
     by_dataset = {s.dataset: s for s in specs}
     assert by_dataset["synthetic"].pretrain["datasets"] == ["hapt_embedded"]
     assert by_dataset["hapt_embedded"].pretrain["datasets"] == ["synthetic"]
-    assert all(s.protocol == {"name": "subject_groups", "groups": 3, "scheme": "lodo"} for s in specs)
+    inner = {"name": "subject_groups", "groups": 3, "scheme": "lodo"}
+    assert all(s.protocol == inner for s in specs)
 
 
 def test_lodo_without_a_pretraining_stage_is_refused():

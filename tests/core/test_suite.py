@@ -136,3 +136,20 @@ def test_shipped_suites_validate(name):
     if name == "peft":
         assert loaded.skip_missing_datasets and "hapt_embedded" in {s.dataset for s in specs}
         assert all(s.pretrain for s in specs if s.model == "mae")
+
+
+def test_fixed_protocol_defaults_to_the_dataset_official_split():
+    text = (
+        BASE.replace("datasets: [synthetic]", "datasets: [uci]")
+        .replace("  folds: [0, 2]\n", "")
+        .replace("training: {epochs: 2}", "training: {epochs: 2}\n  protocol: {name: fixed}")
+    )
+    specs = load(text).expand()
+    assert {s.fold for s in specs} == {0}
+    assert specs[0].protocol["test_subjects"] == [2, 4, 9, 10, 12, 13, 18, 20, 24]
+    with pytest.raises(SuiteError, match="dataset 'synthetic' has no official split"):
+        load(
+            BASE.replace("  folds: [0, 2]\n", "").replace(
+                "training: {epochs: 2}", "training: {epochs: 2}\n  protocol: {name: fixed}"
+            )
+        )
