@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -148,14 +147,3 @@ def dry_run(path: str | Path, *, db: str | Path | None = None) -> tuple[suite.Su
     except Exception:  # no database yet, or locked by a running suite: nothing known as stored
         stored = set()
     return loaded, stored
-
-
-def summary_dict(summary: Summary) -> dict[str, Any]:
-    return {
-        "suite": summary.suite,
-        "total": summary.total,
-        "skipped": summary.skipped,
-        "ok": summary.ok,
-        "failed": summary.failed,
-        "db": summary.db,
-    }

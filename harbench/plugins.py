@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import logging
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -92,9 +91,6 @@ def build_registry(extra_plugins: tuple[Any, ...] = ()) -> Registry:
 
     A plugin that fails to import or to register is reported as a warning and skipped.
     """
-    # Importing plugins imports bitsandbytes (through peft), which warns at import that its
-    # optional hub-downloaded CPU kernels are absent; its built-in fallback is what runs here.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
     blocked = {b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip()}
