@@ -160,7 +160,11 @@ class Executor(ABC):
     def map(
         self, fn: Callable[[Any], Any], specs: Iterable[Any], *, workers: int = 1
     ) -> Iterator[tuple[Any, Any]]:
-        """Call ``fn`` on every spec; yield ``(spec, fn(spec))`` in completion order."""
+        """Call ``fn`` on every spec; yield ``(spec, fn(spec))`` in completion order.
+
+        When ``fn`` could not run to completion (a worker process died), yield ``(spec, exc)``
+        with the exception instead: the coordinator stores that run as failed and goes on.
+        """
 
 
 @dataclass

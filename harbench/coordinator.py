@@ -80,6 +80,8 @@ def run_suite(
             runner.set_epoch_listener(on_epoch)
             try:
                 for spec, result in engine.map(runner.run_one, pending, workers=n_workers):
+                    if isinstance(result, BaseException):
+                        result = runner.failed_result(spec, f"{type(result).__name__}: {result}")
                     store.write(
                         result, labels={"model": spec.model_label, "method": spec.method_label}
                     )

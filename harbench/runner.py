@@ -121,6 +121,20 @@ def run_one(spec: RunSpec) -> RunResult:
     )
 
 
+def failed_result(spec: RunSpec, error: str) -> RunResult:
+    """The result of a run that could not execute at all (e.g. its worker process died)."""
+    now = _now()
+    return RunResult(
+        run_id=spec.run_id,
+        spec=spec.canonical(),
+        status="failed",
+        error=error,
+        started_at=now,
+        finished_at=now,
+        env=environment(),
+    )
+
+
 def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
     from harbench.measure import memory
 

@@ -25,6 +25,9 @@ matrix:
 """
 
 FAILING = """
+import os
+import signal
+
 import torch
 from harbench.contracts import MethodPlugin
 from harbench.hookspecs import hookimpl
@@ -46,10 +49,18 @@ class Diverge(MethodPlugin):
         return model
 
 
+class Crash(MethodPlugin):
+    name = "crash"
+
+    def adapt(self, model, **params):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 @hookimpl
 def harbench_register_methods(register):
     register(Boom())
     register(Diverge())
+    register(Crash())
 """
 
 
@@ -121,6 +132,24 @@ def test_failing_and_diverging_runs_are_stored_as_failed_and_the_suite_goes_on(t
     errors = dict(rows(db, "SELECT method, error FROM runs WHERE status = 'failed'"))
     assert "boom: this method always fails" in errors["boom"]
     assert "diverged" in errors["diverge"] and "nan" in errors["diverge"]
+
+
+def test_a_worker_process_that_dies_is_stored_as_failed_and_the_suite_goes_on(tmp_path):
+    site = write_plugin_dist(
+        tmp_path / "site", "tp-failing", {"tp_failing": FAILING}, {"tp_failing": "tp_failing"}
+    )
+    suite_file = tmp_path / "c.yaml"
+    suite_file.write_text(
+        SUITE.replace("[full, linear_probe]", "[crash, full]").replace("[0, 1]", "[0]")
+    )
+    db = tmp_path / "c.duckdb"
+    args = ["run", str(suite_file), "--db", str(db), "--executor", "process", "--workers", "2"]
+    done = run_cli(args, env=harbench_env(site), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    stored = dict(rows(db, "SELECT method, status FROM runs"))
+    assert stored == {"crash": "failed", "full": "ok"}
+    (error,) = rows(db, "SELECT error FROM runs WHERE method = 'crash'")[0]
+    assert "WorkerDied" in error and "exit code -9" in error
 
 
 @pytest.mark.parametrize("executor", ["local", "process"])
