@@ -109,6 +109,7 @@ class ModelPlugin(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    version: ClassVar[str] = "1"  # bump when what build() computes changes: invalidates stored runs
     defaults: ClassVar[dict[str, Any]] = {}
     head: ClassVar[str] = "head"
     targets: ClassVar[dict[str, tuple[str, ...]]] = {}
@@ -127,6 +128,7 @@ class MethodPlugin(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    version: ClassVar[str] = "1"  # bump when what adapt()/merge() compute changes
     defaults: ClassVar[dict[str, Any]] = {}
     bn_policy: ClassVar[str] = "frozen"
 
@@ -155,6 +157,7 @@ class Executor(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
 
     @abstractmethod
     def map(
