@@ -108,3 +108,22 @@ def test_load_windows_public_api_and_cache(tmp_path):
     assert other.X.shape[1] == 100
     with pytest.raises(HarbenchError, match="unknown dataset"):
         harbench.load_windows("synthetc")
+
+
+def test_atomic_folder_is_whole_or_absent_and_the_first_writer_wins(tmp_path):
+    from harbench.atomic import write_folder
+
+    dest = tmp_path / "entry"
+
+    def broken(tmp):
+        (tmp / "half.txt").write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_folder(dest, broken)
+    assert not dest.exists() and list(tmp_path.iterdir()) == []  # no temporary left behind
+
+    assert write_folder(dest, lambda tmp: (tmp / "a.txt").write_text("first")) is True
+    assert write_folder(dest, lambda tmp: (tmp / "a.txt").write_text("second")) is False
+    assert (dest / "a.txt").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["entry"]
