@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -19,6 +20,7 @@ from harbench.contracts import (
     HarbenchError,
     MethodPlugin,
     ModelPlugin,
+    ProtocolPlugin,
     Registration,
 )
 
@@ -30,6 +32,7 @@ KINDS: dict[str, type] = {
     "models": ModelPlugin,
     "methods": MethodPlugin,
     "executors": Executor,
+    "protocols": ProtocolPlugin,
 }
 
 
@@ -43,6 +46,8 @@ class Registry:
 
     items: dict[str, dict[str, Any]] = field(default_factory=lambda: {k: {} for k in KINDS})
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    providers: dict[tuple[str, str], Registration] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
     registrations: list[Registration] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -60,6 +65,30 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted(self.items[kind])
 
+    def provenance(self, kind: str, name: str) -> dict[str, str] | None:
+        """Who provides ``name``: plugin, distribution, its version, and the plugin's version."""
+        record = self.providers.get((kind, name))
+        if record is None:
+            return None
+        return {
+            "name": name,
+            "plugin": record.plugin,
+            "distribution": record.distribution,
+            "distribution_version": record.version,
+            "version": plugin_version(kind, self.items[kind][name]),
+        }
+
+
+def plugin_version(kind: str, obj: Any) -> str:
+    """A dataset's ``loader_version``; every other plugin's ``version`` ("" when undeclared)."""
+    value = getattr(obj, "loader_version" if kind == "datasets" else "version", "")
+    return str(value)
+
+
+def _describe(record: Registration) -> str:
+    version = f" {record.version}" if record.version else ""
+    return f"plugin {record.plugin!r} of distribution {record.distribution!r}{version}"
+
 
 def _registrar(registry: Registry, kind: str, plugin_name: str, record: Registration):
     base = KINDS[kind]
@@ -72,16 +101,18 @@ def _registrar(registry: Registry, kind: str, plugin_name: str, record: Registra
         name = getattr(obj, "name", None)
         if not isinstance(name, str) or not name:
             raise TypeError(f"plugin {plugin_name!r} registered a {kind[:-1]} without a name")
-        owner = registry.owners.get((kind, name))
-        if owner is not None and owner != plugin_name:
-            warnings.warn(
-                f"{kind[:-1]} {name!r} from plugin {plugin_name!r} replaces the one from {owner!r}",
-                PluginLoadWarning,
-                stacklevel=2,
+        holder = registry.providers.get((kind, name))
+        if holder is not None and holder.plugin != plugin_name:
+            registry.conflicts.append(
+                f"{kind[:-1]} {name!r} is registered by {_describe(holder)} and by "
+                f"{_describe(record)}"
             )
+            return
         registry.items[kind][name] = obj
         registry.owners[(kind, name)] = plugin_name
-        record.items.setdefault(kind, []).append(name)
+        registry.providers[(kind, name)] = record
+        if name not in record.items.get(kind, []):
+            record.items.setdefault(kind, []).append(name)
 
     return register
 
@@ -89,7 +120,10 @@ def _registrar(registry: Registry, kind: str, plugin_name: str, record: Registra
 def build_registry(extra_plugins: tuple[Any, ...] = ()) -> Registry:
     """Load every entry point of group ``harbench`` (minus blocked ones) and collect registrations.
 
-    A plugin that fails to import or to register is reported as a warning and skipped.
+    A plugin that fails to import or to register is reported as a warning and skipped. Two
+    plugins registering the same name is an error naming both (block one with
+    ``HARBENCH_BLOCK_PLUGINS``). ``extra_plugins``: modules or objects registered in process
+    (their ``__name__`` is the plugin name; ``harbench_distribution`` their distribution).
     """
     pm = pluggy.PluginManager(GROUP)
     pm.add_hookspecs(hookspecs)
@@ -117,7 +151,8 @@ def build_registry(extra_plugins: tuple[Any, ...] = ()) -> Registry:
     for i, module in enumerate(extra_plugins):
         name = getattr(module, "__name__", f"extra{i}")
         pm.register(module, name=name)
-        loaded.append((name, "(in process)", "", module))
+        dist = getattr(module, "harbench_distribution", "(in process)")
+        loaded.append((name, dist, "", module))
 
     for plugin_name, dist, version, module in loaded:
         record = Registration(plugin=plugin_name, distribution=dist, version=version)
@@ -136,6 +171,13 @@ def build_registry(extra_plugins: tuple[Any, ...] = ()) -> Registry:
                         stacklevel=2,
                     )
         registry.registrations.append(record)
+    if registry.conflicts:
+        raise HarbenchError(
+            "two plugins provide the same name: "
+            + "; ".join(registry.conflicts)
+            + f". Choose one by blocking the other: {BLOCK_ENV}=<plugin name> "
+            "(a comma-separated list of entry-point names)."
+        )
     return registry
 
 
@@ -148,3 +190,22 @@ def registry() -> Registry:
 def get(kind: str, name: str) -> Any:
     """Shortcut for ``registry().get(kind, name)``."""
     return registry().get(kind, name)
+
+
+def version_of(kind: str, name: str) -> str:
+    """The version of plugin ``name`` of ``kind`` that results depend on: a dataset's
+    ``loader_version``, a model's, method's, protocol's or executor's ``version``."""
+    return plugin_version(kind, get(kind, name))
+
+
+def versions(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``{"kind:name": version}`` for each (kind, name) pair."""
+    return {f"{kind}:{name}": version_of(kind, name) for kind, name in pairs}
+
+
+def provenance(kind: str, name: str) -> dict[str, str] | None:
+    """Which plugin and distribution provide ``name`` (None when unknown), with versions."""
+    reg = registry()
+    if kind not in reg.items:
+        return None
+    return reg.provenance(kind, name)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harbench.atomic import write_folder
 from harbench.data.windows import Windows
 
-ARRAYS = ("X", "y", "subject", "recording")
+ARRAYS = ("X", "y", "subject", "recording", "start")
 
 
 def default_cache_dir() -> Path:
@@ -49,6 +48,7 @@ def load_cached(folder: Path) -> Windows | None:
         y=np.asarray(arrays["y"]),
         subject=np.asarray(arrays["subject"]),
         recording=np.asarray(arrays["recording"]),
+        start=np.asarray(arrays["start"]),
         classes=tuple(meta["classes"]),
         channels=tuple(meta["channels"]),
         rate_hz=float(meta["rate_hz"]),
@@ -56,11 +56,10 @@ def load_cached(folder: Path) -> Windows | None:
     )
 
 
-def store(folder: Path, windows: Windows, key_parts: dict[str, Any]) -> None:
-    """Write ``windows`` into ``folder`` atomically (a temporary folder renamed into place)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
-    try:
+def store(folder: Path, windows: Windows, key_parts: dict[str, Any]) -> bool:
+    """Write ``windows`` into ``folder`` atomically; False when another process stored it first."""
+
+    def fill(tmp: Path) -> None:
         for a in ARRAYS:
             np.save(tmp / f"{a}.npy", np.ascontiguousarray(getattr(windows, a)), allow_pickle=False)
         meta = {
@@ -71,10 +70,5 @@ def store(folder: Path, windows: Windows, key_parts: dict[str, Any]) -> None:
             "key": key_parts,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, default=str))
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process stored the same entry first
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    return write_folder(folder, fill)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from harbench import plugins
-from harbench.contracts import DatasetPlugin, HarbenchError
+from harbench.contracts import DatasetPlugin, HarbenchError, Recording
 from harbench.data import cache
+from harbench.data.fingerprint import dataset_fingerprint
 from harbench.data.harmonise import Harmonisation
 from harbench.data.harmonise import apply as harmonise_recordings
 from harbench.data.harmonise import plan as harmonise_plan
@@ -42,15 +45,39 @@ def window_samples(
     return max(1, round(seconds * rate)), max(1, round(step * rate))
 
 
-def load_recordings(dataset: DatasetPlugin, root: Path):
-    """Recordings of ``dataset`` from ``root``; a message that says how to get them if absent."""
+def subject_subset(dataset: DatasetPlugin, subjects: Iterable[int] | None) -> list[int] | None:
+    """``subjects`` sorted and checked against the dataset's declared ones (None: all)."""
+    if subjects is None:
+        return None
+    chosen = sorted({int(s) for s in subjects})
+    unknown = [s for s in chosen if dataset.subjects and s not in dataset.subjects]
+    if unknown or not chosen:
+        raise HarbenchError(
+            f"dataset {dataset.name!r} has no subjects {unknown or '(empty list)'}; "
+            f"its subjects are {list(dataset.subjects)}"
+        )
+    return chosen
+
+
+def load_recordings(
+    dataset: DatasetPlugin, root: Path, subjects: Iterable[int] | None = None
+) -> list[Recording]:
+    """Recordings of ``dataset`` from ``root`` (only ``subjects``' when given); a message that
+    says how to get them if absent."""
     if not dataset.embedded and not dataset.is_present(root):
         raise HarbenchError(
             f"dataset {dataset.name!r} is not present in {root}. {dataset.fetch_instructions(root)}"
             f"\n(or run: harbench data fetch {dataset.name}; set HARBENCH_DATA or --data-root to "
             "use another folder)"
         )
-    return dataset.load(root)
+    if subjects is None:
+        return dataset.load(root)
+    chosen = set(subjects)
+    if "subjects" in inspect.signature(dataset.load).parameters:
+        recordings = dataset.load(root, subjects=sorted(chosen))
+    else:  # a loader written before subject subsets: read everything, keep the subset
+        recordings = dataset.load(root)
+    return [r for r in recordings if r.subject in chosen]
 
 
 def load_windows(
@@ -62,12 +89,14 @@ def load_windows(
     harmonise: Harmonisation | dict[str, Any] | str | None = None,
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
+    subjects: Iterable[int] | None = None,
     **extra: Any,
 ) -> Windows:
     """Windows of a registered dataset: X float32 [N, T, C], y int64 [N], subject int64 [N].
 
     ``seconds`` and ``step`` default to the dataset's own; results are cached on disk under a hash
-    of the dataset, its loader version and every windowing parameter. ``harmonise`` (a
+    of the dataset, its loader version, the fingerprint of its raw files, the subject subset and
+    every windowing parameter. ``subjects``: read only these subjects. ``harmonise`` (a
     Harmonisation, a mapping of its fields, or a channel set name such as "acc") selects channels,
     converts units, resamples and maps labels onto a shared vocabulary first.
     """
@@ -78,9 +107,13 @@ def load_windows(
     plan = None if spec is None else harmonise_plan(plugin, spec)  # refuses before reading files
     rate = plugin.rate_hz if spec is None else spec.rate_hz
     win, hop = window_samples(plugin, seconds, step, rate)
+    chosen = subject_subset(plugin, subjects)
+    root_dir = dataset_root(plugin, root)
     key = {
         "dataset": plugin.name,
         "loader_version": plugin.loader_version,
+        "fingerprint": dataset_fingerprint(plugin, root_dir, chosen, cache_dir=cache_dir),
+        "subjects": chosen,
         "rate_hz": rate,
         "window": win,
         "step": hop,
@@ -88,7 +121,7 @@ def load_windows(
     if plan is not None:
         key["harmonise"] = plan.key()
     if not plugin.embedded:  # two trees of one dataset must not share cached windows
-        key["root"] = str(dataset_root(plugin, root).resolve())
+        key["root"] = str(root_dir.resolve())
     folder = (
         Path(cache_dir or cache.default_cache_dir())
         / "windows"
@@ -98,7 +131,7 @@ def load_windows(
         hit = cache.load_cached(folder)
         if hit is not None:
             return hit
-    recordings = load_recordings(plugin, dataset_root(plugin, root))
+    recordings = load_recordings(plugin, root_dir, chosen)
     channels = tuple(c.name for c in plugin.channels)
     classes, rate_hz = tuple(plugin.classes), float(plugin.rate_hz)
     if spec is not None:
