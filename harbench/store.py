@@ -1,10 +1,20 @@
-"""The DuckDB store: schema, the only writer, and the queries behind every report."""
+"""The DuckDB store: schema, the only writer, and the queries behind every report.
+
+The writer (the coordinator) opens the file only for each short write transaction and closes it in
+between, so ``leaderboard``, ``query``, ``export`` and ``validate`` can read the file while a suite
+runs. Whoever finds the file locked by another process waits and retries (readers up to
+``HARBENCH_DB_WAIT`` seconds, default 60; the writer five times as long), never failing at once.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import random
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +23,8 @@ import duckdb
 from harbench.contracts import HarbenchError
 
 DEFAULT_DB = Path("results") / "harbench.duckdb"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+WAIT_ENV = "HARBENCH_DB_WAIT"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -26,8 +37,12 @@ CREATE TABLE IF NOT EXISTS runs (
     harbench_version VARCHAR, torch_version VARCHAR, python_version VARCHAR,
     device VARCHAR, host VARCHAR
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS plugins JSON;
 CREATE TABLE IF NOT EXISTS suite_runs (
     suite VARCHAR, run_id VARCHAR, PRIMARY KEY (suite, run_id)
+);
+CREATE TABLE IF NOT EXISTS suites (
+    suite VARCHAR PRIMARY KEY, path VARCHAR, yaml VARCHAR, updated_at TIMESTAMP  -- UTC
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id VARCHAR, name VARCHAR, value DOUBLE, PRIMARY KEY (run_id, name)
@@ -42,6 +57,21 @@ CREATE TABLE IF NOT EXISTS details (
 """
 
 RUN_TABLES = ("metrics", "curves", "details", "runs")
+RUN_COLUMNS = (
+    "run_id", "dataset", "model", "model_label", "method", "method_label", "fold", "seed",
+    "protocol", "config", "status", "error", "started_at", "finished_at", "harbench_version",
+    "torch_version", "python_version", "device", "host", "plugins",
+)  # fmt: skip
+
+# A connection for user SQL: it reads the store and nothing else (no files, no extensions,
+# no ATTACH, no settings changed afterwards).
+SANDBOX = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
 
 
 def default_db(db: str | Path | None = None) -> Path:
@@ -52,33 +82,108 @@ def default_db(db: str | Path | None = None) -> Path:
     return Path(env) if env else DEFAULT_DB
 
 
-class Store:
-    """A DuckDB results file. Open one writer per file (the coordinator)."""
+def reader_wait_s() -> float:
+    """How long a reader waits for a locked file: ``HARBENCH_DB_WAIT`` seconds, default 60."""
+    try:
+        return max(0.0, float(os.environ.get(WAIT_ENV, "60")))
+    except ValueError:
+        raise HarbenchError(f"{WAIT_ENV} must be a number of seconds") from None
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False):
-        self.path = default_db(path)
-        if read_only and not self.path.exists():
-            raise HarbenchError(f"no results database at {self.path} (run a suite first, or --db)")
-        if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+def _is_lock_error(exc: duckdb.Error) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def connect(
+    path: Path, *, read_only: bool, wait_s: float, config: dict[str, Any] | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open ``path``; while another process holds its lock, retry for up to ``wait_s`` seconds."""
+    deadline = time.monotonic() + wait_s
+    delay = 0.02
+    while True:
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
         except duckdb.Error as exc:
-            raise HarbenchError(f"cannot open results database {self.path}: {exc}") from None
-        if not read_only:
-            self.con.execute(SCHEMA)
-            self.con.execute(
+            if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                raise HarbenchError(f"cannot open results database {path}: {exc}") from None
+        time.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 1.5, 0.25)
+
+
+class Store:
+    """A DuckDB results file.
+
+    ``Store(path)`` is the writer (one per file: the coordinator); it holds the file only during
+    each call. ``Store(path, read_only=True)`` is a reader that holds a read-only connection until
+    closed; ``sandbox=True`` makes it a connection for untrusted SQL (``harbench query``): it can
+    read this store and nothing else.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        read_only: bool = False,
+        sandbox: bool = False,
+        wait_s: float | None = None,
+    ):
+        self.path = default_db(path)
+        self.read_only = read_only or sandbox
+        self.wait_s = reader_wait_s() if wait_s is None else wait_s
+        self.con: duckdb.DuckDBPyConnection | None = None
+        if self.read_only:
+            if not self.path.exists():
+                raise HarbenchError(
+                    f"no results database at {self.path} (run a suite first, or --db)"
+                )
+            config = SANDBOX if sandbox else None
+            self.con = connect(self.path, read_only=True, wait_s=self.wait_s, config=config)
+            return
+        self.wait_s = self.wait_s * 5 if wait_s is None else wait_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as con:
+            con.execute(SCHEMA)
+            con.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
             )
 
     def close(self) -> None:
-        self.con.close()
+        if self.con is not None:
+            self.con.close()
+            self.con = None
 
     def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The reader's open connection, or a writer's connection for the span of one call."""
+        if self.con is not None:
+            yield self.con
+            return
+        if self.read_only:
+            raise HarbenchError(f"results database {self.path} is closed")
+        con = connect(self.path, read_only=False, wait_s=self.wait_s)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.read_only:
+            raise HarbenchError(f"results database {self.path} was opened read-only")
+        with self._connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     # ---- writing --------------------------------------------------------------------------
 
@@ -87,60 +192,78 @@ class Store:
         ids = list(run_ids)
         if not ids:
             return set()
-        rows = self.con.execute(
+        _, rows = self.query(
             "SELECT run_id FROM runs WHERE status = 'ok' AND run_id IN (SELECT unnest(?))", [ids]
-        ).fetchall()
+        )
         return {r[0] for r in rows}
 
-    def link_suite(self, suite: str, run_ids: Iterable[str]) -> None:
-        """Record that ``suite`` now asks for exactly these runs (for ``leaderboard --suite``).
+    def link_suite(
+        self,
+        suite: str,
+        run_ids: Iterable[str],
+        *,
+        yaml_text: str | None = None,
+        path: str | Path | None = None,
+    ) -> None:
+        """Record that ``suite`` now asks for exactly these runs (for ``leaderboard --suite``),
+        and, when given, the suite file's text and path (for reports).
 
         Runs an earlier version of the suite asked for stay stored but leave its view.
         """
         ids = list(run_ids)
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            self.con.execute("DELETE FROM suite_runs WHERE suite = ?", [suite])
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        with self._transaction() as con:
+            con.execute("DELETE FROM suite_runs WHERE suite = ?", [suite])
             if ids:
-                self.con.execute("INSERT INTO suite_runs SELECT ?, unnest(?)", [suite, ids])
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-
-    def write(self, result: Any, *, labels: dict[str, str] | None = None) -> None:
-        """Store one RunResult in one transaction, replacing an earlier attempt at the same run."""
-        spec = result.spec
-        labels = labels or {}
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table in RUN_TABLES:
-                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [result.run_id])
+                con.execute("INSERT INTO suite_runs SELECT ?, unnest(?)", [suite, ids])
+            old = con.execute("SELECT path, yaml FROM suites WHERE suite = ?", [suite]).fetchone()
+            old_path, old_yaml = old if old else (None, None)
             con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO suites VALUES (?, ?, ?, ?)",
                 [
-                    result.run_id,
-                    spec["dataset"],
-                    spec["model"],
-                    labels.get("model", spec["model"]),
-                    spec["method"],
-                    labels.get("method", spec["method"]),
-                    spec["fold"],
-                    spec["seed"],
-                    spec["protocol"].get("scheme") or spec["protocol"].get("name", ""),
-                    json.dumps(spec, default=str),
-                    result.status,
-                    result.error,
-                    result.started_at or None,
-                    result.finished_at or None,
-                    result.env.get("harbench"),
-                    result.env.get("torch"),
-                    result.env.get("python"),
-                    result.env.get("device"),
-                    result.env.get("host"),
+                    suite,
+                    str(path) if path is not None else old_path,
+                    yaml_text if yaml_text is not None else old_yaml,
+                    now,
                 ],
             )
+
+    def write(self, result: Any, *, labels: dict[str, str] | None = None) -> None:
+        """Store one RunResult in one transaction, replacing an earlier attempt at the same run.
+
+        The run's ``plugins`` column records which distribution (and version) provided each
+        plugin it used, and each plugin's own version.
+        """
+        spec = result.spec
+        labels = labels or {}
+        protocol = spec.get("protocol") or {}
+        row = [
+            result.run_id,
+            spec["dataset"],
+            spec["model"],
+            labels.get("model", spec["model"]),
+            spec["method"],
+            labels.get("method", spec["method"]),
+            spec["fold"],
+            spec["seed"],
+            protocol.get("scheme") or protocol.get("name", ""),
+            json.dumps(spec, default=str),
+            result.status,
+            result.error,
+            result.started_at or None,
+            result.finished_at or None,
+            result.env.get("harbench"),
+            result.env.get("torch"),
+            result.env.get("python"),
+            result.env.get("device"),
+            result.env.get("host"),
+            json.dumps(_plugins_used(spec)),
+        ]
+        with self._transaction() as con:
+            for table in RUN_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [result.run_id])
+            marks = ", ".join("?" * len(RUN_COLUMNS))
+            con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({marks})", row)
             if result.metrics:
                 con.executemany(
                     "INSERT INTO metrics VALUES (?, ?, ?)",
@@ -149,19 +272,7 @@ class Store:
             if result.curves:
                 con.executemany(
                     "INSERT INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        [
-                            result.run_id,
-                            row.get("stage", "train"),
-                            int(row["epoch"]),
-                            row.get("train_loss"),
-                            row.get("val_loss"),
-                            row.get("val_f1"),
-                            row.get("lr"),
-                            row.get("seconds"),
-                        ]
-                        for row in result.curves
-                    ],
+                    [_curve_row(result.run_id, r) for r in result.curves],
                 )
             if result.details:
                 d = result.details
@@ -178,18 +289,54 @@ class Store:
                         json.dumps(extra, default=str),
                     ],
                 )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     # ---- reading ---------------------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
         """Run ``sql``; returns (column names, rows)."""
-        try:
-            cursor = self.con.execute(sql, params or [])
-        except duckdb.Error as exc:
-            raise HarbenchError(f"query failed: {exc}") from None
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        return columns, cursor.fetchall()
+        with self._connection() as con:
+            try:
+                cursor = con.execute(sql, params or [])
+            except duckdb.Error as exc:
+                raise HarbenchError(f"query failed: {exc}") from None
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return columns, cursor.fetchall()
+
+    def suite_yaml(self, suite: str) -> tuple[str | None, str | None]:
+        """(path, YAML text) recorded for ``suite`` by ``link_suite``; (None, None) if unknown."""
+        _, rows = self.query("SELECT path, yaml FROM suites WHERE suite = ?", [suite])
+        return rows[0] if rows else (None, None)
+
+
+def _curve_row(run_id: str, row: dict[str, Any]) -> list[Any]:
+    return [
+        run_id,
+        row.get("stage", "train"),
+        int(row["epoch"]),
+        row.get("train_loss"),
+        row.get("val_loss"),
+        row.get("val_f1"),
+        row.get("lr"),
+        row.get("seconds"),
+    ]
+
+
+def _plugins_used(spec: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """kind -> provenance (name, plugin, distribution, its version, the plugin's version)."""
+    from harbench import plugins
+
+    protocol = spec.get("protocol") or {}
+    wanted = {
+        "datasets": spec.get("dataset"),
+        "models": spec.get("model"),
+        "methods": spec.get("method"),
+        "protocols": protocol.get("name"),
+        "executors": spec.get("executor"),
+    }
+    out: dict[str, dict[str, str]] = {}
+    for kind, name in wanted.items():
+        if isinstance(name, str) and name:
+            found = plugins.provenance(kind, name)
+            if found is not None:
+                out[kind] = found
+    return out
