@@ -170,3 +170,81 @@ def test_data_without_a_verb_prints_usage(capsys):
     code, out, _ = run(["data"], capsys)
     assert code == 2
     assert "list" in out and "prepare" in out
+
+
+class PerSubjectWalks(Walks):
+    """Walks whose loader reads only the asked subjects' files and lists them in ``files``."""
+
+    def files(self, root: Path, subjects=None) -> list[Path]:
+        chosen = self.subjects if subjects is None else subjects
+        return [root / "walks" / f"s{s}.csv" for s in chosen]
+
+    def load(self, root: Path, subjects=None) -> list[Recording]:
+        recordings = []
+        for subject, path in zip(subjects or self.subjects, self.files(root, subjects)):
+            table = read_numeric_table(path, delimiter=",")
+            labels = table[:, 3].astype(np.int64) - 1
+            recordings.append(Recording(subject, table[:, :3].astype(np.float32), labels))
+        return recordings
+
+
+def write_walks(root: Path, subjects, labels=(1, 2)) -> None:
+    folder = root / "cli_walks" / "walks"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    for subject in subjects:
+        codes = [labels[t * len(labels) // 60] for t in range(60)]
+        rows = [",".join(f"{v:.3f}" for v in rng.standard_normal(3)) + f",{c}" for c in codes]
+        (folder / f"s{subject}.csv").write_text("\n".join(rows) + "\n")
+
+
+@pytest.fixture
+def per_subject(monkeypatch):
+    plugin = PerSubjectWalks()
+    monkeypatch.setitem(plugins.registry().items["datasets"], plugin.name, plugin)
+    return plugin
+
+
+def test_verify_names_a_missing_subject_file_and_a_subset_needs_only_its_files(
+    capsys, tmp_path, per_subject
+):
+    write_walks(tmp_path, [1])  # subject 2's file never arrived
+    base = ["data", "verify", "cli_walks", "--data-root", str(tmp_path)]
+    code, out, _ = run(base, capsys)
+    assert code == 1
+    assert "walks/s2.csv" in out and "missing" in out
+
+    code, out, _ = run([*base, "--subjects", "1"], capsys)
+    assert code == 0, out
+    code, out, _ = run([*base, "--subjects", "2"], capsys)
+    assert code == 1 and "walks/s2.csv" in out
+
+    code, _, err = run([*base, "--subjects", "9"], capsys)
+    assert code == 2 and "no subjects [9]" in err
+
+
+def test_verify_is_strict_about_classes_unless_partial_is_allowed(capsys, tmp_path, per_subject):
+    write_walks(tmp_path, [1, 2], labels=(1,))  # nobody stands: class 'standing' is absent
+    base = ["data", "verify", "cli_walks", "--data-root", str(tmp_path)]
+    code, out, _ = run(base, capsys)
+    assert code == 1
+    assert "1 of 2 declared classes have no labelled sample: standing" in out
+    code, out, _ = run([*base, "--allow-partial"], capsys)
+    assert code == 0 and "partial (accepted)" in out and "standing" in out
+
+
+def test_verify_of_a_truncated_wisdm_download_names_the_missing_users(capsys, tmp_path):
+    from tests.test_identity import wisdm_text
+
+    folder = tmp_path / "wisdm" / "WISDM_ar_v1.1"
+    folder.mkdir(parents=True)
+    (folder / "WISDM_ar_v1.1_raw.txt").write_text(wisdm_text(range(1, 23)))  # 22 of 36 users
+    base = ["data", "verify", "wisdm", "--data-root", str(tmp_path)]
+    code, out, _ = run(base, capsys)
+    assert code == 1
+    assert "14 of 36 declared subjects have no recording: 23, 24, 25" in out
+    assert "declared classes have no labelled sample" in out  # walking/sitting only
+    code, out, _ = run([*base, "--allow-partial"], capsys)
+    assert code == 0
+    code, out, _ = run([*base, "--subjects", "1-22"], capsys)
+    assert code == 0, out

@@ -21,7 +21,7 @@ from rich.table import Table
 from harbench import plugins
 from harbench.contracts import DatasetPlugin, HarbenchError
 from harbench.data import fetch as fetching
-from harbench.data.load import data_root, dataset_root
+from harbench.data.load import data_root, dataset_root, subject_subset
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -58,8 +58,22 @@ def add_parsers(subparsers: Any) -> None:
     )
     p.set_defaults(handler=fetch)
 
-    p = verbs.add_parser("verify", parents=[common], help="check files, checksums and loading")
+    p = verbs.add_parser(
+        "verify",
+        parents=[common],
+        help="check files, checksums, loading and completeness (exit 1 on any problem)",
+    )
     p.add_argument("name")
+    p.add_argument(
+        "--subjects",
+        default=None,
+        help="comma-separated subject ids: only their files are required (e.g. 1,2,3)",
+    )
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="accept fewer files, subjects or classes than declared (still listed)",
+    )
     p.set_defaults(handler=verify)
 
     p = verbs.add_parser("prepare", parents=[common], help="window a dataset into the cache")
@@ -237,9 +251,10 @@ def verify(args: argparse.Namespace) -> int:
     """``harbench data verify NAME``: present, files, checksums, loads; exit 1 on any problem."""
     plugin = plugins.get("datasets", args.name)
     root = dataset_root(plugin, args.data_root)
+    subjects = subject_subset(plugin, _subject_list(args.subjects))
     console = _console()
     with console.status(f"verifying {plugin.name}..."):
-        report = fetching.verify(plugin, root)
+        report = fetching.verify(plugin, root, subjects)
     table = Table(title=f"verify {plugin.name}", show_header=False)
     table.add_column("check", style="bold")
     table.add_column("result", overflow="fold")
@@ -258,10 +273,39 @@ def verify(args: argparse.Namespace) -> int:
         table.add_row("NaN left", str(report["nan"]))
         if report["nan_filled"] is not None:
             table.add_row("NaN filled by the loader", str(report["nan_filled"]))
+    if subjects is not None:
+        table.add_row("asked-for subjects", _ranges(tuple(subjects)))
+    partial = "[yellow]partial (accepted)[/yellow]" if args.allow_partial else "[red]missing[/red]"
+    for missing in report["missing"]:
+        table.add_row(partial, missing)
     for problem in report["problems"]:
         table.add_row("problem", f"[red]{problem}[/red]")
     console.print(table)
-    return 0 if report["loadable"] and not report["problems"] else 1
+    incomplete = bool(report["missing"]) and not args.allow_partial
+    if incomplete and report["loadable"]:
+        console.print(
+            f"{plugin.name} is incomplete in {root}: fetch it again, or pass --allow-partial "
+            "(or --subjects) if you mean to use part of it."
+        )
+    return 0 if report["loadable"] and not report["problems"] and not incomplete else 1
+
+
+def _subject_list(text: str | None) -> list[int] | None:
+    """'1,2,5-7' -> [1, 2, 5, 6, 7]; None stays None."""
+    if text is None:
+        return None
+    subjects: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            low, _, high = part.partition("-")
+            subjects += list(range(int(low), int(high or low) + 1))
+        except ValueError:
+            raise HarbenchError(
+                f"--subjects {text!r}: expected comma-separated subject ids such as 1,2,5-7"
+            ) from None
+    return subjects
 
 
 def prepare(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from harbench.contracts import DatasetPlugin, HarbenchError
+from harbench.data.completeness import missing_parts
 
 Progress = Callable[[str, int, "int | None"], None]
 """``progress(label, done, total)``: bytes (or members) done so far and the total where known."""
@@ -428,8 +429,10 @@ def present(plugin: DatasetPlugin, root: Path) -> bool:
         return False
 
 
-def verify(dataset_plugin: DatasetPlugin, root: str | Path) -> dict[str, Any]:
-    """What is on disk for a dataset and whether it loads.
+def verify(
+    dataset_plugin: DatasetPlugin, root: str | Path, subjects: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """What is on disk for a dataset (only ``subjects``' files when given) and whether it loads.
 
     Keys: dataset, root, embedded, present, files, bytes, archives (file, sha256, expected, ok),
     loadable, error, recordings, samples, labelled, subjects, nan (NaNs left in the signals),
@@ -453,6 +456,7 @@ def verify(dataset_plugin: DatasetPlugin, root: str | Path) -> dict[str, Any]:
         "nan": None,
         "nan_filled": None,
         "problems": [],
+        "missing": [],  # what is missing against the declaration (harbench.data.completeness)
     }
     if root.is_dir():
         for path in root.rglob("*"):
@@ -474,14 +478,18 @@ def verify(dataset_plugin: DatasetPlugin, root: str | Path) -> dict[str, Any]:
         report["error"] = f"not present in {root}. {plugin.fetch_instructions(root)}"
         return report
     try:
-        recordings = plugin.load(root)
+        from harbench.data.load import load_recordings
+
+        recordings = load_recordings(plugin, root, subjects)
     except HarbenchError as exc:
         report["error"] = str(exc)
+        report["missing"] = missing_parts(plugin, root, None, subjects)
         return report
     except Exception as exc:  # a broken third-party loader is reported, not raised
         report["error"] = f"{type(exc).__name__}: {exc}"
         return report
     report["loadable"] = True
+    report["missing"] = missing_parts(plugin, root, recordings, subjects)
     stats = _recording_stats(plugin, recordings)
     report["problems"] += stats.pop("problems")
     report.update(stats)
