@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import platform
 import random
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,16 +21,28 @@ from harbench.contracts import HarbenchError
 from harbench.data.load import load_windows
 from harbench.data.normalise import ZScore
 from harbench.data.protocols import label_budget, make_folds, validation_split
+from harbench.data.windows import Windows
+from harbench.measure.gpu import MemorySource, TorchCudaMemory
 from harbench.suite import RunSpec
 from harbench.train import DivergedError, TrainConfig, evaluate, fit, to_tensors
 
+BN_POLICIES = ("update", "frozen", "method")
+
 _epoch_listener: Callable[[RunSpec, dict[str, float]], None] | None = None
+_memory_source: MemorySource = TorchCudaMemory()
 
 
 def set_epoch_listener(listener: Callable[[RunSpec, dict[str, float]], None] | None) -> None:
     """Receive each epoch's curve row of runs executed in this process (for progress display)."""
     global _epoch_listener
     _epoch_listener = listener
+
+
+def set_memory_source(source: MemorySource | None) -> MemorySource:
+    """Read GPU memory through ``source`` (None: torch's CUDA counters); returns the previous."""
+    global _memory_source
+    previous, _memory_source = _memory_source, source or TorchCudaMemory()
+    return previous
 
 
 @dataclass
@@ -45,18 +59,21 @@ class RunResult:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def environment() -> dict[str, str]:
-    """Versions and device, stored with every run."""
+def environment(device: torch.device | str | None = None) -> dict[str, str]:
+    """Versions and the device the run used (default: the device runs are placed on)."""
     from harbench import __version__
 
-    device = "cpu"
-    if torch.cuda.is_available():
-        device = f"cuda:{torch.cuda.get_device_name(0)}"
+    device = torch.device(device) if device is not None else run_device()
+    name = "cpu"
+    if device.type == "cuda" and torch.cuda.is_available():
+        name = f"cuda:{torch.cuda.get_device_name(device)}"
+    elif device.type != "cpu":
+        name = str(device)
     return {
         "harbench": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "device": device,
+        "device": name,
         "host": platform.node(),
         "threads": str(torch.get_num_threads()),
     }
@@ -135,13 +152,41 @@ def failed_result(spec: RunSpec, error: str) -> RunResult:
     )
 
 
-def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
-    from harbench.measure import memory
+# ---- the run's data ----------------------------------------------------------------------------
 
-    seed_everything(spec.seed)
-    memory.reset_peak_rss()  # the peak from here on is this run's own
-    rss_baseline = memory.peak_rss_bytes()
-    windows = load_windows(spec.dataset, **spec.window)
+
+@dataclass
+class RunData:
+    """The windows of one run and which of them train, validate, test and pretrain.
+
+    ``labelled`` and ``val`` obey the label budget; ``source`` are the windows a pretraining
+    stage may use (the protocol's source subjects, else ``train``: never a test or validation
+    subject); ``norm`` is fitted on ``source``.
+    """
+
+    windows: Windows
+    fold: Any
+    train: np.ndarray
+    val: np.ndarray
+    labelled: np.ndarray
+    test: np.ndarray
+    source: np.ndarray
+    norm: ZScore
+
+    def normalised(self, index: np.ndarray) -> np.ndarray:
+        return self.norm.apply(np.asarray(self.windows.X[index]))
+
+
+def _windows(spec: RunSpec) -> Windows:
+    subjects = getattr(spec, "subjects", None)
+    if subjects:
+        return load_windows(spec.dataset, subjects=subjects, **spec.window)
+    return load_windows(spec.dataset, **spec.window)
+
+
+def prepare(spec: RunSpec) -> RunData:
+    """Split the spec's dataset into the run's parts (no training; windows come from the cache)."""
+    windows = _windows(spec)
     folds = make_folds(windows, spec.protocol)
     if spec.fold >= len(folds):
         raise HarbenchError(
@@ -151,77 +196,158 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
     training = spec.training
     train_idx, val_idx = validation_split(windows, fold.train, training["val_fraction"], spec.seed)
     labelled_idx = train_idx
-    if training.get("budget"):
-        labelled_idx = label_budget(windows, train_idx, seed=spec.seed, **training["budget"])
+    budget = training.get("budget")
+    if budget:
+        labelled_idx = label_budget(windows, train_idx, seed=spec.seed, **budget)
+        # the validation set that drives early stopping gets the same per-class budget
+        val_idx = label_budget(windows, val_idx, seed=spec.seed + 1, **budget)
     if len(labelled_idx) == 0 or len(val_idx) == 0 or len(fold.test) == 0:
         raise HarbenchError(f"fold {fold.name} leaves an empty train, validation or test set")
+    source = getattr(fold, "source", None)
+    has_source = source is not None and len(source) > 0
+    source_idx = np.asarray(source) if has_source else train_idx
+    norm = ZScore.fit(np.asarray(windows.X[source_idx]))
+    return RunData(windows, fold, train_idx, val_idx, labelled_idx, np.asarray(fold.test),
+                   source_idx, norm)
 
-    norm = ZScore.fit(np.asarray(windows.X[train_idx]))
-    X_train, y_train = to_tensors(
-        norm.apply(np.asarray(windows.X[labelled_idx])), windows.y[labelled_idx]
-    )
-    X_val, y_val = to_tensors(norm.apply(np.asarray(windows.X[val_idx])), windows.y[val_idx])
-    X_test, y_test = to_tensors(norm.apply(np.asarray(windows.X[fold.test])), windows.y[fold.test])
+
+def bn_policy(spec: RunSpec) -> str:
+    """The run's BatchNorm policy: the training setting, "method" meaning the method's own."""
+    policy = spec.training.get("bn_policy") or "update"
+    if policy not in BN_POLICIES:
+        raise HarbenchError(
+            f"training.bn_policy must be one of {', '.join(BN_POLICIES)}, got {policy!r}"
+        )
+    if policy == "method":
+        policy = getattr(plugins.get("methods", spec.method), "bn_policy", "update")
+    return policy
+
+
+def _adapt(model, spec: RunSpec, policy: str):
+    """``api.adapt`` with the run's BatchNorm policy where the API accepts one."""
+    if "bn_policy" in inspect.signature(api.adapt).parameters:
+        return api.adapt(model, spec.method, bn_policy=policy, **spec.method_params)
+    return api.adapt(model, spec.method, **spec.method_params)
+
+
+def _head_name(model) -> str:
+    info = getattr(api, "model_info", None)
+    if info is not None:
+        try:
+            return info(model).head
+        except Exception:  # a model built outside api.build_model
+            pass
+    return getattr(model, "harbench_head", "head")
+
+
+def _head_params(model, head: str, trainable_only: bool) -> int:
+    """Parameters inside the classifier head (matched by module-path component)."""
+    total, seen = 0, set()
+    for name, p in model.named_parameters():
+        if id(p) in seen or f".{head}." not in f".{name}":
+            continue
+        seen.add(id(p))
+        if p.requires_grad or not trainable_only:
+            total += p.numel()
+    return total
+
+
+def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
+    from harbench.measure import memory
+
+    seed_everything(spec.seed)
+    device = run_device()
+    memory.reset_peak_rss()  # the peak from here on is this run's own
+    rss_baseline = memory.peak_rss_bytes()
+    data = prepare(spec)
+    windows, fold = data.windows, data.fold
+    X_train, y_train = to_tensors(data.normalised(data.labelled), windows.y[data.labelled])
+    X_val, y_val = to_tensors(data.normalised(data.val), windows.y[data.val])
+    X_test, y_test = to_tensors(data.normalised(data.test), windows.y[data.test])
     n_classes, n_channels, window = len(windows.classes), X_train.shape[2], X_train.shape[1]
 
     model = api.build_model(
         spec.model, channels=n_channels, window=window, classes=n_classes, **spec.model_params
     )
     pretrain.strip_pretraining(model)  # a pretraining-only decoder is not part of the model
+    head = _head_name(model)
     base_counts = api.count(model, window=window, channels=n_channels)
+    base_head_params = _head_params(model, head, trainable_only=False)
+    metrics: dict[str, float] = {}
     pretrain_curves: list[dict[str, Any]] = []
+    setup_seconds = 0.0
     if spec.pretrain is not None:
-        pretrain_curves = _load_pretrained(
-            spec, model, norm.apply(np.asarray(windows.X[train_idx]))
-        )
-    model = api.adapt(model, spec.method, **spec.method_params)
-    model.to(run_device())
+        loaded = pretrain.for_run(spec, model, data)
+        pretrain_curves = loaded.curves
+        setup_seconds += loaded.load_seconds
+        if not loaded.cached:
+            metrics["pretrain_seconds"] = loaded.train_seconds
+        if loaded.head_kept:  # the source model as is, on the target's test part
+            before = evaluate(model, X_test, y_test, n_classes)
+            metrics["source_macro_f1"] = before["macro_f1"]
+            metrics["source_accuracy"] = before["accuracy"]
+    policy = bn_policy(spec)
+    started = time.perf_counter()
+    model = _adapt(model, spec, policy)
+    model.to(device)
+    setup_seconds += time.perf_counter() - started
     adapted_counts = api.count(model, window=window, channels=n_channels)
-    bn_frozen = getattr(model, "harbench_bn_policy", "update") == "frozen"
+    bn_frozen = policy == "frozen"
 
     listener = _epoch_listener
+    gpu = _memory_source.applies(device)
+    if gpu:
+        _memory_source.reset_peak(device)
     result = fit(
         model,
         (X_train, y_train),
         (X_val, y_val),
-        TrainConfig.from_dict(training),
+        TrainConfig.from_dict(spec.training),
         n_classes=n_classes,
         bn_frozen=bn_frozen,
         seed=spec.seed,
         on_epoch=(lambda row: listener(spec, row)) if listener else None,
     )
+    if gpu:  # training alone: read before evaluation touches the device
+        metrics.update(_memory_source.read(device))
     test = evaluate(model, X_test, y_test, n_classes)
     deployed = api.merge(model)
     merged_test = evaluate(deployed, X_test, y_test, n_classes)
     merged_counts = api.count(deployed, window=window, channels=n_channels)
 
+    trainable = adapted_counts["trainable"]
+    trainable_head = _head_params(model, head, trainable_only=True)
     epochs_run = len(result.curves)
-    metrics: dict[str, float] = {
+    metrics.update({
         "accuracy": test["accuracy"],
         "macro_f1": test["macro_f1"],
+        "macro_f1_all_classes": test["macro_f1_all_classes"],
         "weighted_f1": test["weighted_f1"],
         "test_loss": test["loss"],
         "merged_macro_f1": merged_test["macro_f1"],
         "params": base_counts["params"],
-        "trainable_params": adapted_counts["trainable"],
-        "trainable_share": adapted_counts["trainable"] / max(1, base_counts["params"]),
+        "trainable_params": trainable,
+        "trainable_share": trainable / max(1, base_counts["params"]),
+        "trainable_params_no_head": trainable - trainable_head,
+        "trainable_share_no_head": (trainable - trainable_head)
+        / max(1, base_counts["params"] - base_head_params),
         "macs": base_counts["macs"],
         "merged_params": merged_counts["params"],
         "merged_macs": merged_counts["macs"],
+        "setup_seconds": setup_seconds,
         "fit_seconds": result.fit_seconds,
         "epoch_seconds": result.fit_seconds / max(1, epochs_run),
         "epochs": epochs_run,
         "best_epoch": result.best_epoch,
         "best_val_f1": max((r["val_f1"] for r in result.curves), default=0.0),
-        "train_windows": len(labelled_idx),
-        "val_windows": len(val_idx),
-        "test_windows": len(fold.test),
+        "train_windows": len(data.labelled),
+        "val_windows": len(data.val),
+        "test_windows": len(data.test),
         "rate_hz": windows.rate_hz,
         "window_samples": window,
-    }
-    metrics.update(
-        _measurements(spec, model, deployed, result.curves, X_train[: spec.training["batch_size"]])
-    )
+    })
+    metrics.update(_measurements(spec, model, deployed, X_train[: spec.training["batch_size"]],
+                                 bn_frozen, device))
     metrics["peak_rss_mb"] = memory.peak_rss_bytes() / 2**20
     metrics["peak_rss_over_start_mb"] = max(0, memory.peak_rss_bytes() - rss_baseline) / 2**20
     curves = [{"stage": "train", **row} for row in result.curves]
@@ -231,43 +357,28 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
         "per_class_f1": test["per_class_f1"],
         "confusion": test["confusion"],
         "fold": fold.name,
-        "bn_policy": getattr(model, "harbench_bn_policy", ""),
-        "test_subjects": sorted(int(s) for s in np.unique(windows.subject[fold.test])),
-        "val_subjects": sorted(int(s) for s in np.unique(windows.subject[val_idx])),
+        "bn_policy": policy,
+        "device": str(device),
+        "test_subjects": sorted(int(s) for s in np.unique(windows.subject[data.test])),
+        "val_subjects": sorted(int(s) for s in np.unique(windows.subject[data.val])),
     }
+    if spec.pretrain is not None:
+        details["pretrain_key"] = loaded.key
+        details["pretrain_subjects"] = loaded.subjects
     return metrics, curves, details
 
 
-def _load_pretrained(spec: RunSpec, model, X_unlabelled: np.ndarray) -> list[dict[str, Any]]:
-    """Load (or train once and cache) the self-supervised checkpoint the spec's stage names."""
-    state, curves = pretrain.for_run(spec, model, X_unlabelled)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected:
-        raise HarbenchError(f"pretrained checkpoint has unexpected keys: {unexpected[:5]}")
-    return curves
-
-
-def _measurements(
-    spec: RunSpec, model, deployed, curves, example: torch.Tensor
-) -> dict[str, float]:
-    """Sizes, memory and timing measures stored with every run."""
+def _measurements(spec: RunSpec, model, deployed, example: torch.Tensor, bn_frozen: bool,
+                  device: torch.device) -> dict[str, float]:
+    """Sizes, analytic memory and latency stored with every run."""
     from harbench.measure import memory, timing
 
     out: dict[str, float] = {}
-    example = example.to(run_device())
-    breakdown = memory.training_memory_breakdown(
-        model, example, bn_frozen=getattr(model, "harbench_bn_policy", "") == "frozen"
-    )
+    example = example.to(device)
+    breakdown = memory.training_memory_breakdown(model, example, bn_frozen=bn_frozen)
     out.update({f"mem_{k}_bytes": float(v) for k, v in breakdown.items()})
     method = plugins.get("methods", spec.method)
     out["adapter_bytes"] = float(memory.adapter_bytes(method.adapter_state(model)))
-    if torch.cuda.is_available():
-        out["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
-    target = timing.time_to_target(curves)
-    if target.get("epochs") is not None:
-        out["epochs_to_target"] = float(target["epochs"])
-    if target.get("seconds") is not None:
-        out["time_to_target_s"] = float(target["seconds"])
     if spec.training.get("measure_latency"):
         window, channels = example.shape[1], example.shape[2]
         for name, m in (("latency", model), ("merged_latency", deployed)):

@@ -4,7 +4,6 @@ produces is better than a random one for a linear probe."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -113,7 +112,7 @@ def test_pretraining_is_deterministic_and_leaves_the_callers_rng_alone(synthetic
     runs = [pt.pretrain(small_mae(0), X, epochs=2, batch_size=32, seed=s, device="cpu")
             for s in (5, 5, 6)]
     (a, curves_a), (b, curves_b), (c, _) = runs
-    assert curves_a == curves_b
+    assert [r["loss"] for r in curves_a] == [r["loss"] for r in curves_b]  # seconds differ
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
@@ -178,38 +177,149 @@ def test_cached_pretrain_trains_once_and_reuses_the_checkpoint(synthetic, tmp_pa
     assert not third.cached and third.key != first.key
 
 
-def test_for_run_caches_per_training_data_and_loads_into_the_run_model(synthetic, monkeypatch):
-    X = synthetic[0][:64]
-    spec = SimpleNamespace(dataset="synthetic", model="mae", model_params=SMALL, seed=0,
-                           window={}, pretrain={"objective": "mae", "mask_ratio": 0.75,
-                                                "epochs": 1, "batch_size": 32, "lr": 1e-3})
+MAE_SUITE = """
+name: unit-pretrain
+defaults:
+  protocol: {{name: subject_groups, groups: 3}}
+  training: {{epochs: 1, batch_size: 32, patience: 1}}
+  pretrain: {pretrain}
+matrix:
+  datasets: [synthetic]
+  models: [{model}]
+  methods: [full]
+  seeds: [{seeds}]
+  folds: [{folds}]
+"""
+MAE_MODEL = "{mae: {dim: 32, depth: 2, heads: 2, patch: 10}}"
+TINY = "{tinierhar: {filters: 4, hidden: 8}}"
+SUPERVISED = "{objective: supervised, epochs: 2, batch_size: 32, lr: 0.005}"
+
+
+def specs(pretrain: str, model: str = MAE_MODEL, seeds: str = "0", folds: str = "0") -> list:
+    from harbench import suite
+
+    loaded = suite.loads(MAE_SUITE.format(pretrain=pretrain, model=model, seeds=seeds,
+                                          folds=folds))
+    plan = loaded.expand() if hasattr(loaded, "expand") else loaded.specs
+    return list(getattr(plan, "specs", plan))
+
+
+def test_for_run_caches_per_training_data_and_loads_into_the_run_model(monkeypatch):
+    from harbench.runner import prepare
+
+    first, other_fold = specs("{objective: mae, epochs: 1, batch_size: 32}", folds="0, 1")
+    data = prepare(first)
     model = build_model("mae", channels=3, window=50, classes=4, **SMALL)
-    state, curves = pt.for_run(spec, model, X)
-    assert len(curves) == 1
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith(("head.", "decoder.")) for k in missing)
+    loaded = pt.for_run(first, model, data)
+    assert len(loaded.curves) == 1 and not loaded.cached and not loaded.head_kept
+    state = torch.load(pt.default_dir() / loaded.key / "weights.pt", weights_only=True)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    assert not any(k.startswith(("head.", "decoder.")) for k in state)
 
     def no_training(*args, **kwargs):
         raise AssertionError("a cached stage must not train again")
 
     monkeypatch.setattr(pt, "pretrain", no_training)
-    again, _ = pt.for_run(spec, model, X)
-    assert all(torch.equal(again[k], state[k]) for k in state)
-    with pytest.raises(AssertionError, match="train again"):
-        pt.for_run(spec, model, X[:32])  # other training windows: another checkpoint
+    again = pt.for_run(first, build_model("mae", channels=3, window=50, classes=4, **SMALL), data)
+    assert again.cached and again.key == loaded.key == pt.stage_key(first)
+    with pytest.raises(AssertionError, match="train again"):  # other training windows
+        pt.for_run(other_fold, model, prepare(other_fold))
 
 
-def test_for_run_refuses_mismatched_datasets_and_models(synthetic, monkeypatch):
-    X = synthetic[0][:16]
-    spec = SimpleNamespace(dataset="synthetic", model="mae", model_params=SMALL, seed=0,
-                           window={}, pretrain={"objective": "mae", "epochs": 1,
-                                                "datasets": ["synthetic", "wisdm"]})
+def test_for_run_refuses_mismatched_datasets_and_models(monkeypatch):
+    from harbench.runner import prepare
+
+    spec, = specs("{objective: mae, epochs: 1, datasets: [synthetic, wisdm]}")
+    data = prepare(spec)
     other = Windows(np.zeros((4, 60, 3), np.float32), np.zeros(4, np.int64),
                     np.ones(4, np.int64), ("a",), ("x", "y", "z"), 30.0)
     monkeypatch.setattr("harbench.data.load.load_windows", lambda name, **kw: other)
     model = build_model("mae", channels=3, window=50, classes=4, **SMALL)
     with pytest.raises(HarbenchError, match="'wisdm'.*window length and channels"):
-        pt.for_run(spec, model, X)
-    tinier = build_model("tinierhar", channels=3, window=50, classes=4)
+        pt.for_run(spec, model, data)
+    tiny, = specs("{objective: mae, epochs: 1}", model=TINY)
+    tinier = build_model("tinierhar", channels=3, window=50, classes=4, filters=4, hidden=8)
     with pytest.raises(HarbenchError, match="tinierhar"):
-        pt.for_run(SimpleNamespace(**{**vars(spec), "model": "tinierhar"}), tinier, X)
+        pt.for_run(tiny, tinier, prepare(tiny))
+
+
+def _capture_supervised(monkeypatch) -> list[np.ndarray]:
+    seen: list[np.ndarray] = []
+    real = pt.supervised
+
+    def spy(model, X, y, subjects, **kwargs):
+        seen.append(np.asarray(subjects).copy())
+        return real(model, X, y, subjects, **kwargs)
+
+    monkeypatch.setattr(pt, "supervised", spy)
+    return seen
+
+
+def test_supervised_pretraining_never_sees_a_test_subject(monkeypatch):
+    from harbench.runner import run_one
+
+    seen = _capture_supervised(monkeypatch)
+    spec, = specs(SUPERVISED, model=TINY, seeds="11")
+    result = run_one(spec)
+    assert result.status == "ok", result.error
+    assert len(seen) == 1
+    pretrained_on = set(seen[0].tolist())
+    assert pretrained_on and not pretrained_on & set(result.details["test_subjects"])
+    assert not pretrained_on & set(result.details["val_subjects"])
+    assert sorted(pretrained_on) == result.details["pretrain_subjects"]
+    assert 0 <= result.metrics["source_macro_f1"] <= 1  # same dataset: the head is kept
+    rows = [r for r in result.curves if r["stage"] == "pretrain"]
+    assert rows and all("val_f1" in r for r in rows)
+
+
+def test_supervised_pretraining_under_subject_adaptation_never_sees_the_target(monkeypatch):
+    from harbench import plugins
+    from harbench.runner import run_one
+
+    try:
+        plugins.get("protocols", "subject_adaptation")
+    except (HarbenchError, KeyError):
+        pytest.skip("the subject_adaptation protocol plugin is not registered yet")
+    seen = _capture_supervised(monkeypatch)
+    text = MAE_SUITE.replace("{{name: subject_groups, groups: 3}}",
+                             "{{name: subject_adaptation, targets: [2]}}")
+    from harbench import suite
+
+    loaded = suite.loads(text.format(pretrain=SUPERVISED, model=TINY, seeds="0", folds="0"))
+    plan = loaded.expand() if hasattr(loaded, "expand") else loaded.specs
+    spec = list(getattr(plan, "specs", plan))[0]
+    result = run_one(spec)
+    assert result.status == "ok", result.error
+    assert 2 not in set(seen[0].tolist()) and result.details["test_subjects"] == [2]
+    assert {"source_macro_f1", "macro_f1"} <= set(result.metrics)
+
+
+def test_stage_key_and_ensure_stage_train_once(monkeypatch):
+    from harbench.runner import run_one
+
+    spec, = specs(SUPERVISED, model=TINY, seeds="5")
+    key = pt.stage_key(spec)
+    assert key == pt.stage_key(spec) and len(key) == 20
+    assert not (pt.default_dir() / key).exists()
+    seen = _capture_supervised(monkeypatch)
+    pt.ensure_stage(spec)
+    assert (pt.default_dir() / key / "weights.pt").is_file() and len(seen) == 1
+    pt.ensure_stage(spec)  # cached: a no-op
+    result = run_one(spec)
+    assert len(seen) == 1 and result.details["pretrain_key"] == key
+    assert "pretrain_seconds" not in result.metrics and result.metrics["setup_seconds"] > 0
+    no_stage, = specs("null", model=TINY)
+    assert pt.stage_key(no_stage) is None and pt.ensure_stage(no_stage) is None
+
+
+def test_pretraining_seed_follows_the_run_unless_the_stage_sets_one():
+    from dataclasses import replace
+
+    a, b = specs(SUPERVISED, model=TINY, seeds="0, 1")
+    follow = [replace(s, pretrain={**s.pretrain, "seed": None}) for s in (a, b)]
+    fixed = [replace(s, pretrain={**s.pretrain, "seed": 7}) for s in (a, b)]
+    from harbench.runner import prepare
+
+    ids = [pt.identity(s, prepare(s)) for s in follow + fixed]
+    assert [i["seed"] for i in ids] == [0, 1, 7, 7]
+    assert pt.stage_key(follow[0]) != pt.stage_key(follow[1])
