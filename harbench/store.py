@@ -16,11 +16,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError
+
+if TYPE_CHECKING:  # duckdb is imported on first use, so CLI commands that never open it start fast
+    import duckdb
 
 DEFAULT_DB = Path("results") / "harbench.duckdb"
 SCHEMA_VERSION = "2"
@@ -90,7 +91,9 @@ def reader_wait_s() -> float:
         raise HarbenchError(f"{WAIT_ENV} must be a number of seconds") from None
 
 
-def _is_lock_error(exc: duckdb.Error) -> bool:
+def _is_lock_error(exc: Exception) -> bool:
+    import duckdb
+
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
@@ -98,6 +101,8 @@ def connect(
     path: Path, *, read_only: bool, wait_s: float, config: dict[str, Any] | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Open ``path``; while another process holds its lock, retry for up to ``wait_s`` seconds."""
+    import duckdb
+
     deadline = time.monotonic() + wait_s
     delay = 0.02
     while True:
@@ -294,6 +299,8 @@ class Store:
 
     def query(self, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
         """Run ``sql``; returns (column names, rows)."""
+        import duckdb
+
         with self._connection() as con:
             try:
                 cursor = con.execute(sql, params or [])

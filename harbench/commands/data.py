@@ -8,20 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from harbench import plugins
 from harbench.contracts import DatasetPlugin, HarbenchError
-from harbench.data import fetch as fetching
-from harbench.data.load import data_root, dataset_root, subject_subset
+from harbench.data.paths import data_root, dataset_root
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -40,6 +31,7 @@ def add_parsers(subparsers: Any) -> None:
     verbs = parser.add_subparsers(dest="data_command", metavar="COMMAND")
 
     p = verbs.add_parser("list", parents=[common], help="every registered dataset")
+    p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(handler=list_datasets)
 
     p = verbs.add_parser("info", parents=[common], help="everything declared about one dataset")
@@ -118,6 +110,17 @@ def list_datasets(args: argparse.Namespace) -> int:
     """``harbench data list``: one row per registered dataset."""
     registry = plugins.registry()
     root = data_root(args.data_root)
+    if getattr(args, "format", "table") == "json":
+        import json
+
+        rows = [
+            {"name": name, "channels": len(p.channels), "rate_hz": p.rate_hz,
+             "subjects": len(p.subjects), "classes": list(p.classes),
+             "present": _present(p, dataset_root(p, args.data_root))}
+            for name, p in ((n, registry.get("datasets", n)) for n in registry.names("datasets"))
+        ]
+        print(json.dumps({"data_root": str(root), "datasets": rows}, indent=2))
+        return 0
     table = Table(title=f"Datasets (data root: {root})")
     for column in ("name", "channels", "Hz", "subjects", "classes", "present"):
         table.add_column(column, overflow="fold")
@@ -206,6 +209,17 @@ def _ranges(values: tuple[int, ...]) -> str:
 
 def fetch(args: argparse.Namespace) -> int:
     """``harbench data fetch NAME``: download with a progress bar, check, extract."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from harbench.data import fetch as fetching
+
     plugin = plugins.get("datasets", args.name)
     root = dataset_root(plugin, args.data_root)
     console = _console()
@@ -249,6 +263,9 @@ def fetch(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     """``harbench data verify NAME``: present, files, checksums, loads; exit 1 on any problem."""
+    from harbench.data import fetch as fetching
+    from harbench.data.load import subject_subset
+
     plugin = plugins.get("datasets", args.name)
     root = dataset_root(plugin, args.data_root)
     subjects = subject_subset(plugin, _subject_list(args.subjects))

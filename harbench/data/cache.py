@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harbench.atomic import write_folder
+from harbench.data.paths import default_cache_dir  # noqa: F401 (re-exported)
 from harbench.data.windows import Windows
 
 ARRAYS = ("X", "y", "subject", "recording", "start")
-
-
-def default_cache_dir() -> Path:
-    """``HARBENCH_CACHE``, else ``~/.cache/harbench``."""
-    env = os.environ.get("HARBENCH_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "harbench"
 
 
 def cache_key(parts: dict[str, Any]) -> str:

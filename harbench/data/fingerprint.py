@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harbench.contracts import DatasetPlugin
+from harbench.data.paths import default_cache_dir
 
 MISSING = "missing"
 RACY_S = 2.0  # a file modified this recently may change again within one mtime tick: not cached
@@ -66,8 +67,6 @@ class ContentHashes:
     """Content hashes of the files under one root, remembered on (path, size, mtime_ns)."""
 
     def __init__(self, root: Path, cache_dir: str | Path | None = None):
-        from harbench.data.cache import default_cache_dir
-
         folder = Path(cache_dir or default_cache_dir()) / "fingerprints"
         key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
         self.file = folder / f"{root.name or 'root'}-{key}.json"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,8 @@ from harbench.data.fingerprint import dataset_fingerprint
 from harbench.data.harmonise import Harmonisation
 from harbench.data.harmonise import apply as harmonise_recordings
 from harbench.data.harmonise import plan as harmonise_plan
+from harbench.data.paths import data_root, dataset_root  # noqa: F401 (re-exported)
 from harbench.data.windows import Windows, make_windows
-
-
-def data_root(root: str | Path | None = None) -> Path:
-    """The folder of per-dataset folders: ``root``, ``HARBENCH_DATA``, else the cache."""
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get("HARBENCH_DATA")
-    if env:
-        return Path(env).expanduser()
-    return cache.default_cache_dir() / "data"
-
-
-def dataset_root(dataset: DatasetPlugin, root: str | Path | None = None) -> Path:
-    return data_root(root) / dataset.name
 
 
 def window_samples(
