@@ -8,13 +8,13 @@ from typing import Any
 from torch import nn
 
 from harbench import plugins
-from harbench.params import resolve_params
+from harbench.settings import resolve_plugin_params
 
 
 def build_model(name: str, *, channels: int, window: int, classes: int, **params: Any) -> nn.Module:
     """Build backbone ``name``: float32 [B, T, C] -> logits [B, K]."""
     plugin = plugins.get("models", name)
-    merged = resolve_params("model", name, plugin.defaults, params)
+    merged = resolve_plugin_params("models", name, params)
     model = plugin.build(channels=channels, window=window, classes=classes, **merged)
     model.harbench_head = plugin.head
     model.harbench_targets = dict(plugin.targets)
@@ -25,7 +25,7 @@ def build_model(name: str, *, channels: int, window: int, classes: int, **params
 def adapt(model: nn.Module, method: str, **params: Any) -> nn.Module:
     """Prepare ``model`` for training with adaptation method ``method``."""
     plugin = plugins.get("methods", method)
-    merged = resolve_params("method", method, plugin.defaults, params)
+    merged = resolve_plugin_params("methods", method, params)
     adapted = plugin.adapt(model, **merged)
     adapted.harbench_method = method
     adapted.harbench_bn_policy = plugin.bn_policy

@@ -1,4 +1,4 @@
-"""What a plugin provides: the base classes of datasets, models, methods and executors.
+"""What a plugin provides: the base classes of datasets, models, methods, protocols, executors.
 
 The core only ever sees these types, obtained from the registry. A plugin subclasses one of them
 (or duck-types it) and hands an instance to the ``register`` callable of its hook.
@@ -131,6 +131,9 @@ class MethodPlugin(ABC):
     version: ClassVar[str] = "1"  # bump when what adapt()/merge() compute changes
     defaults: ClassVar[dict[str, Any]] = {}
     bn_policy: ClassVar[str] = "frozen"
+    # target families this method can adapt ("conv", "linear", ...): it needs at least one of them
+    # among the backbone's ``targets`` (checked at validate); empty = any backbone
+    needs: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def adapt(self, model, **params: Any):
@@ -168,6 +171,46 @@ class Executor(ABC):
         When ``fn`` could not run to completion (a worker process died), yield ``(spec, exc)``
         with the exception instead: the coordinator stores that run as failed and goes on.
         """
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One fold of a protocol: window indices that train and that test.
+
+    ``source`` (subject adaptation only): the windows of the source subjects, the only data a
+    supervised pretraining stage of this fold may use; None when the protocol has no source part.
+    """
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    source: np.ndarray | None = None
+
+
+class ProtocolPlugin(ABC):
+    """An evaluation protocol: how a dataset's windows split into folds of train and test.
+
+    ``params`` declares the protocol's settings (``harbench.settings.Param`` values by name).
+    ``bind`` checks them against a dataset and fills in what the dataset decides (e.g. its
+    official test subjects) before any run; ``folds`` then cuts the windows.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    version: ClassVar[str] = "1"  # bump when the folds folds() makes change
+    params: ClassVar[dict[str, Any]] = {}
+
+    def bind(self, dataset: DatasetPlugin, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` completed for ``dataset``; raise HarbenchError when they cannot apply."""
+        return dict(params)
+
+    @abstractmethod
+    def fold_count(self, dataset: DatasetPlugin, params: dict[str, Any]) -> int:
+        """How many folds ``folds`` makes for ``dataset`` (with its bound ``params``)."""
+
+    @abstractmethod
+    def folds(self, windows: Any, params: dict[str, Any]) -> list[Fold]:
+        """Every fold of ``windows`` (a ``harbench.data.windows.Windows``), in a stable order."""
 
 
 @dataclass

@@ -35,3 +35,8 @@ def harbench_register_methods(register: Register) -> None:
 @hookspec
 def harbench_register_executors(register: Register) -> None:
     """Register executors that map runs over processes or machines: ``register(Executor())``."""
+
+
+@hookspec
+def harbench_register_protocols(register: Register) -> None:
+    """Register evaluation protocols (windows -> folds): ``register(ProtocolPlugin())`` for each."""

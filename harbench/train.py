@@ -13,27 +13,16 @@ import torch
 from torch import nn
 
 from harbench.metrics import scores
+from harbench.settings import TrainingSettings
 
 
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss."""
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    patience: int = 8
-    lr_patience: int = 3
-    lr_factor: float = 0.5
-    monitor: str = "val_f1"  # or "val_loss"
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+# The typed training settings (harbench.settings): checked on construction; ``from_dict`` refuses
+# unknown keys instead of dropping them.
+TrainConfig = TrainingSettings
 
 
 @dataclass

@@ -1,89 +1,74 @@
-"""Evaluation protocols: which windows train and which test, fold by fold.
+"""What the core needs of evaluation protocols: lookup through the registry, validation splits and
+label budgets.
 
-Every protocol splits by subject (never by overlapping windows of one subject), except
-``window_kfold``, kept for single-subject datasets, which splits contiguous blocks of windows.
-Validation windows are always drawn from the training side.
+The protocols themselves are plugins (``harbench_register_protocols``; the built-ins live in
+``plugins/harbench_protocols``). A protocol is written in a suite and stored in a RunSpec as a
+mapping ``{"name": ..., **params}``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from harbench.contracts import HarbenchError
+from harbench import plugins
+from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
 from harbench.data.windows import Windows
 
+__all__ = [
+    "Fold",
+    "bind",
+    "fold_count",
+    "label_budget",
+    "make_folds",
+    "protocol_plugin",
+    "validation_split",
+]
 
-@dataclass(frozen=True)
-class Fold:
-    name: str
-    train: np.ndarray  # window indices
-    test: np.ndarray
-
-
-def _by_subject_groups(windows: Windows, groups: list[np.ndarray]) -> list[Fold]:
-    folds = []
-    for i, test_subjects in enumerate(groups):
-        is_test = np.isin(windows.subject, test_subjects)
-        label = ",".join(str(s) for s in test_subjects)
-        folds.append(Fold(f"{i}:{label}", np.flatnonzero(~is_test), np.flatnonzero(is_test)))
-    return folds
+DEFAULT = "loso"
+NOT_PARAMS = ("name", "folds")  # keys of a protocol mapping that are not the protocol's params
 
 
-def loso(windows: Windows) -> list[Fold]:
-    """Leave one subject out: one fold per subject."""
-    subjects = np.unique(windows.subject)
-    return _by_subject_groups(windows, [np.array([s]) for s in subjects])
+def protocol_plugin(protocol: Mapping[str, Any]) -> ProtocolPlugin:
+    """The registered plugin a protocol mapping names (``loso`` when it names none)."""
+    return plugins.get("protocols", protocol.get("name", DEFAULT))
 
 
-def subject_groups(windows: Windows, groups: int = 5) -> list[Fold]:
-    """Subject-group k-fold: sorted subjects split into ``groups`` contiguous groups."""
-    subjects = np.unique(windows.subject)
-    if not 2 <= groups <= len(subjects):
-        raise HarbenchError(
-            f"protocol subject_groups needs 2 <= groups <= {len(subjects)} subjects, got {groups}"
-        )
-    return _by_subject_groups(windows, list(np.array_split(subjects, groups)))
+def params_of(protocol: Mapping[str, Any]) -> dict[str, Any]:
+    """The protocol's own parameters: the mapping without its name (and a suite's ``folds``)."""
+    return {k: v for k, v in protocol.items() if k not in NOT_PARAMS}
 
 
-def fixed(windows: Windows, test_subjects: list[int] | None = None) -> list[Fold]:
-    """The official split: the listed subjects test, all others train (one fold)."""
-    if not test_subjects:
-        raise HarbenchError("protocol fixed needs test_subjects: [...]")
-    return _by_subject_groups(windows, [np.array(test_subjects)])[:1]
+def bind(dataset: DatasetPlugin, protocol: Mapping[str, Any]) -> dict[str, Any]:
+    """``protocol`` checked (did-you-mean on names, ranges) and completed for ``dataset``.
+
+    Raises :class:`harbench.settings.ParamError` for a bad parameter, HarbenchError when the
+    protocol cannot apply to the dataset (e.g. more groups than subjects).
+    """
+    plugin = protocol_plugin(protocol)
+    return {"name": plugin.name, **plugin.bind(dataset, _resolved(plugin, protocol))}
 
 
-def window_kfold(windows: Windows, k: int = 5) -> list[Fold]:
-    """k contiguous blocks of windows (for single-subject datasets); a leak-prone last resort."""
-    blocks = np.array_split(np.arange(len(windows)), k)
-    return [
-        Fold(f"{i}:block", np.setdiff1d(np.arange(len(windows)), b), b)
-        for i, b in enumerate(blocks)
-    ]
+def _resolved(plugin: ProtocolPlugin, protocol: Mapping[str, Any]) -> dict[str, Any]:
+    from harbench.settings import plugin_params, resolve
+
+    return resolve(f"protocol {plugin.name!r}", plugin_params(plugin), params_of(protocol))
 
 
-PROTOCOLS: dict[str, Callable[..., list[Fold]]] = {
-    "loso": loso,
-    "subject_groups": subject_groups,
-    "fixed": fixed,
-    "window_kfold": window_kfold,
-}
+def fold_count(dataset: DatasetPlugin, protocol: Mapping[str, Any]) -> int:
+    """How many folds a bound ``protocol`` makes for ``dataset``."""
+    return int(protocol_plugin(protocol).fold_count(dataset, params_of(protocol)))
 
 
-def make_folds(windows: Windows, protocol: dict[str, Any]) -> list[Fold]:
+def make_folds(windows: Windows, protocol: Mapping[str, Any]) -> list[Fold]:
     """All folds of ``protocol`` ({name: ..., **params}) on ``windows``."""
-    # "scheme" names how the cell was formed (e.g. lodo); it does not change the folds.
-    params = {k: v for k, v in protocol.items() if k not in ("name", "folds", "scheme")}
-    name = protocol.get("name", "loso")
-    if name not in PROTOCOLS:
-        raise HarbenchError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOLS))}")
+    plugin = protocol_plugin(protocol)
     try:
-        return PROTOCOLS[name](windows, **params)
+        return plugin.folds(windows, _resolved(plugin, protocol))
     except TypeError as exc:
-        raise HarbenchError(f"protocol {name!r}: {exc}") from None
+        raise HarbenchError(f"protocol {plugin.name!r}: {exc}") from None
 
 
 def validation_split(

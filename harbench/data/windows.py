@@ -21,6 +21,9 @@ class Windows:
     rate_hz: float
     recording: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     dataset: str = ""
+    # first sample of each window inside its recording (at ``rate_hz``): two windows of one
+    # recording share samples when their starts are less than a window length apart
+    start: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -36,6 +39,7 @@ class Windows:
             rate_hz=self.rate_hz,
             recording=self.recording[index] if len(self.recording) else self.recording,
             dataset=self.dataset,
+            start=self.start[index] if len(self.start) else self.start,
         )
 
 
@@ -74,7 +78,7 @@ def make_windows(
     """Cut every recording into windows; drop windows whose majority label is unlabelled."""
     if window <= 0 or step <= 0:
         raise ValueError(f"window and step must be positive samples, got {window} and {step}")
-    xs, ys, subj, recs = [], [], [], []
+    xs, ys, subj, recs, first = [], [], [], [], []
     for r_index, rec in enumerate(recordings):
         starts = window_starts(len(rec.labels), window, step)
         if len(starts) == 0:
@@ -90,11 +94,12 @@ def make_windows(
         ys.append(labels)
         subj.append(np.full(len(starts), rec.subject, dtype=np.int64))
         recs.append(np.full(len(starts), r_index, dtype=np.int64))
+        first.append(starts)
     n_ch = len(channels)
     if not xs:
         empty = np.zeros((0, window, n_ch), dtype=np.float32)
         zeros = np.zeros(0, dtype=np.int64)
-        return Windows(empty, zeros, zeros, classes, channels, rate_hz, zeros, dataset)
+        return Windows(empty, zeros, zeros, classes, channels, rate_hz, zeros, dataset, zeros)
     return Windows(
         X=np.concatenate(xs),
         y=np.concatenate(ys),
@@ -104,4 +109,5 @@ def make_windows(
         rate_hz=rate_hz,
         recording=np.concatenate(recs),
         dataset=dataset,
+        start=np.concatenate(first),
     )

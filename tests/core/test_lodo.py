@@ -39,7 +39,7 @@ def test_lodo_pretrains_on_every_other_dataset():
     by_dataset = {s.dataset: s for s in specs}
     assert by_dataset["synthetic"].pretrain["datasets"] == ["hapt_embedded"]
     assert by_dataset["hapt_embedded"].pretrain["datasets"] == ["synthetic"]
-    inner = {"name": "subject_groups", "groups": 3, "scheme": "lodo"}
+    inner = {"name": "lodo", "inner": {"name": "subject_groups", "groups": 3}}
     assert all(s.protocol == inner for s in specs)
 
 

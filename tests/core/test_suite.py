@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from harbench import cli, suite
+from harbench.settings import TrainingSettings
 from harbench.suite import SuiteError
 
 BASE = """
@@ -61,7 +62,7 @@ overrides:
     r16 = [s for s in specs if s.method == "lora" and s.method_params["r"] == 16]
     assert r16 and all(s.training["lr"] == 0.01 for s in r16)
     others = [s for s in specs if not (s.method == "lora" and s.method_params["r"] == 16)]
-    assert all(s.training["lr"] == suite.TRAINING_DEFAULTS["lr"] for s in others)
+    assert all(s.training["lr"] == TrainingSettings().lr for s in others)
 
 
 def test_folds_default_to_every_fold_of_the_dataset_protocol():
@@ -79,7 +80,7 @@ def test_folds_default_to_every_fold_of_the_dataset_protocol():
         ),
         (
             ("{lora: {r: [4, 8, 16]}}", "{lora: {rank: 4}}"),
-            "line 8, key 'matrix.methods.1.lora': method 'lora' has no parameter 'rank'",
+            "line 8, key 'matrix.methods.1.lora.rank': method 'lora' has no parameter 'rank'",
         ),
         (
             ("training: {epochs: 2}", "training: {epoch: 2}"),

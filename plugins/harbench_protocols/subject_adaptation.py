@@ -1,0 +1,115 @@
+"""Adaptation to a new person: one fold per target subject.
+
+The source is every other subject (the data a pretraining stage may use: ``Fold.source``). The
+target subject's windows are split in time, per class, into an adaptation part (the first
+``adapt_fraction`` of each class's windows, in recording order) and a test part (the rest). Test
+windows that share a sample with an adaptation window are dropped, so the two parts are at least
+one window apart and no window straddles both. The fold trains on the adaptation part only: the
+label budget and the validation split of a run are drawn from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
+from harbench.settings import Param
+
+from .common import check_subjects
+
+
+class SubjectAdaptation(ProtocolPlugin):
+    name = "subject_adaptation"
+    description = "a source model (other subjects) adapted to each target subject's first data"
+    version = "1"
+    params = {
+        "targets": Param(None, "target subjects, one fold each; null = every subject", kind="list"),
+        "adapt_fraction": Param(
+            0.5,
+            "share of each class's time (from its start) used to adapt; the rest tests",
+            min=0,
+            min_exclusive=True,
+            max=1,
+            max_exclusive=True,
+        ),
+    }
+
+    def bind(self, dataset: DatasetPlugin, params: dict[str, Any]) -> dict[str, Any]:
+        if 0 < len(dataset.subjects) < 2:
+            raise HarbenchError(
+                f"protocol subject_adaptation needs a source: {dataset.name!r} has one subject"
+            )
+        targets = params.get("targets")
+        if targets is not None:
+            if not targets or not all(
+                isinstance(t, int) and not isinstance(t, bool) for t in targets
+            ):
+                raise HarbenchError(f"expected a non-empty list of subject ids, got {targets!r}")
+            check_subjects(dataset, targets, "targets", leave_one=False)
+        return dict(params)
+
+    def fold_count(self, dataset: DatasetPlugin, params: dict[str, Any]) -> int:
+        targets = params.get("targets")
+        return len(targets) if targets is not None else len(dataset.subjects)
+
+    def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        targets = params.get("targets")
+        if targets is None:
+            targets = [int(s) for s in np.unique(windows.subject)]
+        fraction = float(params.get("adapt_fraction", 0.5))
+        folds = []
+        for i, target in enumerate(targets):
+            own = np.flatnonzero(windows.subject == target)
+            if len(own) == 0:
+                raise HarbenchError(f"protocol subject_adaptation: subject {target} has no windows")
+            adapt, test = split_in_time(windows, own, fraction)
+            source = np.flatnonzero(windows.subject != target)
+            folds.append(Fold(f"{i}:{target}", adapt, test, source=source))
+        return folds
+
+
+def split_in_time(
+    windows, index: np.ndarray, fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(adaptation, test) window indices of one subject's ``index``: per class, the first
+    ``fraction`` of its windows in time adapt and the rest test, minus test windows that share a
+    sample with any adaptation window."""
+    if len(windows.start) != len(windows):
+        raise HarbenchError(
+            "protocol subject_adaptation needs the start sample of every window "
+            "(Windows.start); these windows have none"
+        )
+    recording = windows.recording[index] if len(windows.recording) else np.zeros(len(index))
+    order = index[np.lexsort((windows.start[index], recording))]
+    adapt_parts, test_parts = [], []
+    for c in np.unique(windows.y[order]):
+        members = order[windows.y[order] == c]  # this class's windows in time order
+        n_adapt = int(round(fraction * len(members)))
+        n_adapt = min(max(n_adapt, 1), max(len(members) - 1, 1))
+        adapt_parts.append(members[:n_adapt])
+        test_parts.append(members[n_adapt:])
+    adapt = np.sort(np.concatenate(adapt_parts))
+    test = np.sort(np.concatenate(test_parts))
+    return adapt, test[~_touches(windows, test, adapt)]
+
+
+def _touches(windows, candidates: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Whether each candidate window shares a sample with any of ``others`` (same recording,
+    starts less than one window length apart)."""
+    length = windows.X.shape[1]
+    out = np.zeros(len(candidates), dtype=bool)
+    recordings = windows.recording if len(windows.recording) else np.zeros(len(windows), int)
+    for rec in np.unique(recordings[candidates]):
+        in_rec = recordings[candidates] == rec
+        mine = candidates[in_rec]
+        theirs = np.sort(windows.start[others[recordings[others] == rec]])
+        if len(theirs) == 0:
+            continue
+        starts = windows.start[mine]
+        pos = np.searchsorted(theirs, starts)
+        after = np.abs(theirs[np.minimum(pos, len(theirs) - 1)] - starts)
+        before = np.abs(theirs[np.maximum(pos - 1, 0)] - starts)
+        out[in_rec] = np.minimum(after, before) < length
+    return out

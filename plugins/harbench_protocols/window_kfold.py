@@ -1,0 +1,27 @@
+"""k contiguous blocks of windows: for single-subject datasets, a leak-prone last resort."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from harbench.contracts import DatasetPlugin, Fold, ProtocolPlugin
+from harbench.settings import Param
+
+
+class WindowKFold(ProtocolPlugin):
+    name = "window_kfold"
+    description = "k contiguous blocks of windows (single-subject datasets)"
+    version = "1"
+    params = {"k": Param(5, "number of blocks (folds)", min=2)}
+
+    def fold_count(self, dataset: DatasetPlugin, params: dict[str, Any]) -> int:
+        return int(params.get("k", 5))
+
+    def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        everything = np.arange(len(windows))
+        blocks = np.array_split(everything, int(params.get("k", 5)))
+        return [
+            Fold(f"{i}:block", np.setdiff1d(everything, b), b) for i, b in enumerate(blocks)
+        ]
