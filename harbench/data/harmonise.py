@@ -5,6 +5,11 @@ A :class:`Harmonisation` says what every dataset should look like; :func:`plan` 
 declared facts against it (before any file is read) and :func:`apply` turns its recordings into
 harmonised ones: selected channels, converted units, polyphase-resampled signals and labels mapped
 onto the shared vocabulary (classes outside it become -1, which windowing drops).
+
+Physical meaning: harmonised acceleration is the TOTAL acceleration an accelerometer measures
+(body motion + gravity) in g, and angular rate is in rad/s. A dataset declares its channels'
+sensor as "acc" (total acceleration), "acc_body" (gravity removed) or "gravity"; where a position
+has no total acceleration but has both body acceleration and gravity, their sum is taken.
 """
 
 from __future__ import annotations
@@ -102,6 +107,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 """Dataset class names (normalised: lower case, runs of other characters as "_") that map onto a
 shared class without an explicit map. Transitions and mixed activities are deliberately absent."""
+
+TOTAL, BODY, GRAVITY = "acc", "acc_body", "gravity"
+"""Sensor names of total acceleration, body acceleration (gravity removed) and gravity."""
 
 CHANNEL_SETS: dict[str, tuple[tuple[str, str], ...]] = {
     "acc": (("acc", "g"),),
@@ -212,6 +220,8 @@ class Plan:
     position: str
     columns: tuple[int, ...]  # indices into the recording's channels, in output order
     scale: tuple[float, ...]  # unit factor per output channel
+    plus: tuple[int, ...]  # per output channel: a channel added to it (gravity), or -1
+    plus_scale: tuple[float, ...]  # unit factor of the added channel (0.0 where none)
     channels: tuple[str, ...]  # output channel names
     labels: dict[str, str]  # dataset class -> shared class, for the classes that map
     lut: tuple[int, ...]  # dataset class index -> shared class index, or -1
@@ -225,6 +235,8 @@ class Plan:
             "position": self.position,
             "columns": list(self.columns),
             "scale": [repr(s) for s in self.scale],
+            "plus": list(self.plus),
+            "plus_scale": [repr(s) for s in self.plus_scale],
             "channels": list(self.channels),
             "lut": list(self.lut),
             "classes": list(self.classes),
@@ -241,12 +253,30 @@ def _describe_channels(channels: Sequence[Channel]) -> str:
 
 
 def _by_position(plugin: DatasetPlugin, sensor: str) -> dict[str, list[int]]:
-    """Channel indices of ``sensor`` grouped by position, in declared order."""
+    """Channel indices of ``sensor`` grouped by position, in declared order.
+
+    For total acceleration, a position without it but with body acceleration and gravity (three
+    axes each) counts too, with its body acceleration channels (``_gravity`` gives the rest).
+    """
     groups: dict[str, list[int]] = {}
     for index, channel in enumerate(plugin.channels):
         if channel.sensor.lower() == sensor:
             groups.setdefault(channel.position.lower(), []).append(index)
+    if sensor == TOTAL:
+        gravity = _by_position(plugin, GRAVITY)
+        for position, body in _by_position(plugin, BODY).items():
+            has_gravity = len(gravity.get(position, [])) >= len(AXES)
+            if position not in groups and len(body) >= len(AXES) and has_gravity:
+                groups[position] = body
     return groups
+
+
+def _gravity(plugin: DatasetPlugin, sensor: str, position: str) -> list[int]:
+    """The gravity channels to add to ``sensor`` at ``position`` (none unless body acc is used)."""
+    group = _by_position(plugin, sensor).get(position, []) if sensor == TOTAL else []
+    if not group or plugin.channels[group[0]].sensor.lower() != BODY:
+        return []
+    return _by_position(plugin, GRAVITY)[position][: len(AXES)]
 
 
 def _choose_position(plugin: DatasetPlugin, spec: Harmonisation) -> str:
@@ -335,6 +365,8 @@ def plan(plugin: DatasetPlugin, spec: Harmonisation) -> Plan:
     position = _choose_position(plugin, spec)
     columns: list[int] = []
     scale: list[float] = []
+    plus: list[int] = []
+    plus_scale: list[float] = []
     names: list[str] = []
     for sensor, target in CHANNEL_SETS[spec.channels]:
         found = _by_position(plugin, sensor)[position]
@@ -343,9 +375,14 @@ def plan(plugin: DatasetPlugin, spec: Harmonisation) -> Plan:
                 f"dataset {plugin.name!r} has {len(found)} {sensor!r} channel(s) at "
                 f"{position or '(no position)'!r}; harmonisation needs {len(AXES)} axes"
             )
-        for axis, index in zip(AXES, found[: len(AXES)]):
+        gravity = _gravity(plugin, sensor, position) or [-1] * len(AXES)
+        for axis, index, added in zip(AXES, found[: len(AXES)], gravity):
             columns.append(index)
             scale.append(_unit_factor(plugin, plugin.channels[index], target))
+            plus.append(added)
+            plus_scale.append(
+                0.0 if added < 0 else _unit_factor(plugin, plugin.channels[added], target)
+            )
             names.append(f"{sensor}_{axis}")
     labels = _label_mapping(plugin, spec)
     index = {name: i for i, name in enumerate(spec.classes)}
@@ -355,6 +392,8 @@ def plan(plugin: DatasetPlugin, spec: Harmonisation) -> Plan:
         position=position,
         columns=tuple(columns),
         scale=tuple(scale),
+        plus=tuple(plus),
+        plus_scale=tuple(plus_scale),
         channels=tuple(names),
         labels=labels,
         lut=lut,
@@ -375,6 +414,8 @@ def apply(
     lut = np.asarray((*p.lut, -1), dtype=np.int64)  # label -1 indexes the trailing -1
     columns = np.asarray(p.columns)
     scale = np.asarray(p.scale, dtype=np.float64)
+    plus = np.asarray([max(i, 0) for i in p.plus])
+    plus_scale = np.asarray(p.plus_scale, dtype=np.float64)  # 0 where nothing is added
     width, n_classes = len(plugin.channels), len(plugin.classes)
     out: list[Recording] = []
     for i, rec in enumerate(recordings):
@@ -390,6 +431,8 @@ def apply(
         if not (mapped >= 0).any():
             continue
         selected = signals[:, columns].astype(np.float64) * scale
+        if plus_scale.any():
+            selected += signals[:, plus].astype(np.float64) * plus_scale
         selected, mapped = resample(selected, mapped, p.from_hz, p.to_hz)
         out.append(
             Recording(

@@ -9,6 +9,7 @@ from harbench_datasets import (
     dsads,
     hapt,
     hapt_embedded,
+    hhar,
     mhealth,
     motionsense,
     oppo,
@@ -24,8 +25,8 @@ from harbench_datasets import (
 )
 
 MODULES = (
-    dg, dsads, hapt, hapt_embedded, mhealth, motionsense, oppo, pamap2, recgym, rw, sho, skodar,
-    synthetic, uci, uschad, wisdm,
+    dg, dsads, hapt, hapt_embedded, hhar, mhealth, motionsense, oppo, pamap2, recgym, rw, sho,
+    skodar, synthetic, uci, uschad, wisdm,
 )
 
 

@@ -4,24 +4,26 @@ Published layout: ``dataset/SxxRyy.txt`` (subject xx, run yy), whitespace-separa
 time [ms], ankle x/y/z, thigh x/y/z, trunk x/y/z [mg], annotation. The axes are horizontal
 forward (x), vertical (y) and horizontal lateral (z). Annotation 0 (not part of the experiment)
 is dropped; 1 (no freeze) and 2 (freeze) are the two classes. One recording per run file.
+A subject's files are its run files present; a subject with none is missing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.formats_a import codes_to_labels, load_table
+from harbench.contracts import Channel, DatasetPlugin, Recording
+from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
 
 FILE = re.compile(r"^S(\d{2})R(\d{2})\.txt$")
 POSITIONS = ("ankle", "thigh", "trunk")
 PREFIXES = ("dataset", "dataset_fog_release/dataset", "")
 
 
-class Daphnet(DatasetPlugin):
+class Daphnet(SubjectFiles, DatasetPlugin):
     name = "dg"
     title = "Daphnet Freezing of Gait"
     channels = tuple(
@@ -40,33 +42,26 @@ class Daphnet(DatasetPlugin):
     licence = "CC BY 4.0 (UCI Machine Learning Repository)"
     source_url = "https://archive.ics.uci.edu/dataset/245/daphnet+freezing+of+gait"
     archive_urls = ("https://archive.ics.uci.edu/static/public/245/daphnet+freezing+of+gait.zip",)
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def _files(self, root: Path) -> list[Path]:
-        for prefix in PREFIXES:
-            folder = root / prefix if prefix else root
-            if folder.is_dir():
-                files = sorted(p for p in folder.iterdir() if FILE.match(p.name))
-                if files:
-                    return files
-        return []
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
+        folder = find_base(root, PREFIXES, FILE) or root / PREFIXES[0]
+        runs = sorted(p for p in folder.iterdir() if FILE.match(p.name)) if folder.is_dir() else []
+        out = {}
+        for subject in subjects:
+            mine = [p for p in runs if int(FILE.match(p.name).group(1)) == subject]
+            out[subject] = mine or [folder / f"S{subject:02d}R01.txt"]
+        return out
 
-    def is_present(self, root: Path) -> bool:
-        return bool(self._files(root))
-
-    def load(self, root: Path) -> list[Recording]:
-        files = self._files(root)
-        if not files:
-            raise HarbenchError(f"no Daphnet run files (dataset/SxxRyy.txt) under {root}")
-        dropped = (0,)
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         mapping = {code: i for i, code in enumerate(self.label_codes)}
         recordings = []
-        for path in files:
-            subject = int(FILE.match(path.name).group(1))
-            table = load_table(path, columns=11)
-            labels = codes_to_labels(table[:, 10], mapping, dropped, path)
-            signals = table[:, 1:10].astype(np.float32)
-            recordings.append(Recording(subject, signals, labels, path.stem))
+        for subject, paths in self.checked_files(root, subjects).items():
+            for path in paths:
+                table = numeric_table(path, columns=11)
+                labels = map_labels(table[:, 10], mapping, path, dropped=(0,))
+                signals = table[:, 1:10].astype(np.float32)
+                recordings.append(Recording(subject, signals, labels, path.stem))
         return recordings
 
     def fetch_instructions(self, root: Path) -> str:

@@ -6,17 +6,21 @@ s01..s60; the tree without the leading ``data/`` is accepted too). Each file is 
 left leg), each unit acc x/y/z, gyro x/y/z, mag x/y/z. All 45 columns are used, in that order.
 One recording per segment file, as the published segments are what the benchmark windows
 (a 4 s window fits once in each).
+
+A subject's files are the segments present in its 19 ``aXX/pY`` folders; a subject with no
+segment of some activity is missing (copies with fewer than 60 segments per folder load).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.formats_a import find_base, load_table
+from harbench_datasets.readers import SubjectFiles, find_base, numbered, numeric_table
 
 ACTIVITY_DIR = re.compile(r"^a(\d{2})$")
 SUBJECT_DIR = re.compile(r"^p(\d+)$")
@@ -27,7 +31,7 @@ SENSORS = (("acc", "m/s^2"), ("gyro", "rad/s"), ("mag", "a.u."))
 ROWS_PER_SEGMENT = 125
 
 
-class Dsads(DatasetPlugin):
+class Dsads(SubjectFiles, DatasetPlugin):
     name = "dsads"
     title = "Daily and Sports Activities (DSADS)"
     channels = tuple(
@@ -56,38 +60,34 @@ class Dsads(DatasetPlugin):
     archive_urls = (
         "https://archive.ics.uci.edu/static/public/256/daily+and+sports+activities.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def _base(self, root: Path) -> Path | None:
-        return find_base(root, PREFIXES, ACTIVITY_DIR)
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
+        base = find_base(root, PREFIXES, ACTIVITY_DIR) or root / PREFIXES[0]
+        out: dict[int, list[Path]] = {}
+        for subject in subjects:
+            paths = []
+            for code in self.label_codes:
+                folder = base / code / f"p{subject}"
+                found = numbered(folder, SEGMENT_FILE, want_dir=False)
+                paths += found or [folder / "s01.txt"]  # none: the first one is named missing
+            out[subject] = paths
+        return out
 
-    def is_present(self, root: Path) -> bool:
-        return self._base(root) is not None
-
-    def load(self, root: Path) -> list[Recording]:
-        base = self._base(root)
-        if base is None:
-            raise HarbenchError(f"no DSADS activity folders (data/a01 ...) under {root}")
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         recordings = []
-        for activity_dir in _numbered(base, ACTIVITY_DIR, want_dir=True):
-            code = activity_dir.name
-            if code not in self.label_codes:
-                raise HarbenchError(f"{activity_dir}: activity folder is not one of a01..a19")
-            label = self.label_codes.index(code)
-            for subject_dir in _numbered(activity_dir, SUBJECT_DIR, want_dir=True):
-                subject = int(SUBJECT_DIR.match(subject_dir.name).group(1))
-                for path in _numbered(subject_dir, SEGMENT_FILE, want_dir=False):
-                    table = load_table(path, columns=45, delimiter=",")
-                    if len(table) != ROWS_PER_SEGMENT:
-                        raise HarbenchError(
-                            f"{path}: expected {ROWS_PER_SEGMENT} rows (5 s at 25 Hz), "
-                            f"found {len(table)}"
-                        )
-                    labels = np.full(len(table), label, dtype=np.int64)
-                    name = f"{code}_p{subject}_{path.stem}"
-                    recordings.append(Recording(subject, table.astype(np.float32), labels, name))
-        if not recordings:
-            raise HarbenchError(f"no DSADS segment files (aXX/pY/sZZ.txt) under {base}")
+        for subject, paths in self.checked_files(root, subjects).items():
+            for path in paths:
+                code = path.parent.parent.name
+                table = numeric_table(path, columns=45, delimiter=",")
+                if len(table) != ROWS_PER_SEGMENT:
+                    raise HarbenchError(
+                        f"{path}: expected {ROWS_PER_SEGMENT} rows (5 s at 25 Hz), "
+                        f"found {len(table)}"
+                    )
+                labels = np.full(len(table), self.label_codes.index(code), dtype=np.int64)
+                name = f"{code}_p{subject}_{path.stem}"
+                recordings.append(Recording(subject, table.astype(np.float32), labels, name))
         return recordings
 
     def fetch_instructions(self, root: Path) -> str:
@@ -96,12 +96,6 @@ class Dsads(DatasetPlugin):
             f"{root / 'data' / 'a01' / 'p1' / 's01.txt'} exists "
             f"(or {root / 'a01' / 'p1' / 's01.txt'})."
         )
-
-
-def _numbered(folder: Path, pattern: re.Pattern, *, want_dir: bool) -> list[Path]:
-    """Entries of ``folder`` whose name matches ``pattern``, sorted by the number in it."""
-    found = [p for p in folder.iterdir() if pattern.match(p.name) and p.is_dir() == want_dir]
-    return sorted(found, key=lambda p: int(pattern.match(p.name).group(1)))
 
 
 PLUGINS = (Dsads,)

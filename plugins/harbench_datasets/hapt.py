@@ -5,28 +5,52 @@ Published layout: ``RawData/acc_expXX_userYY.txt`` and ``RawData/gyro_expXX_user
 activity 1..12, start, end). Start and end are read as 0-based sample indices, end inclusive:
 the labelling of the HAPT copy in hapt_embedded (e.g. "1 1 5 250 1232" labels rows 250..1232).
 Samples that no label row covers are unlabelled (-1). One recording per experiment.
+
+A user's files are the experiments labels.txt names for that user (and any other
+``acc_expXX_userYY.txt`` present): loading a subset of users needs only theirs.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import HarbenchError, Recording
-from harbench_datasets.formats_a import find_base, line_of_row, load_table
 from harbench_datasets.hapt_embedded import HaptFacts
+from harbench_datasets.readers import SubjectFiles, find_base, line_of_row, numeric_table
 
 ACC_FILE = re.compile(r"^acc_exp(\d{2})_user(\d{2})\.txt$")
 PREFIXES = ("", "HAPT Data Set", "HAPT_Data_Set")
 LABELS = "RawData/labels.txt"
 
 
+def listed_experiments(raw: Path) -> set[tuple[int, int]]:
+    """(experiment, user) pairs named by labels.txt or by an acc file, read leniently."""
+    found = {
+        (int(m.group(1)), int(m.group(2)))
+        for m in (ACC_FILE.match(p.name) for p in (raw.iterdir() if raw.is_dir() else ()))
+        if m
+    }
+    try:
+        lines = (raw / "labels.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit():
+            found.add((int(fields[0]), int(fields[1])))
+    return found
+
+
 def label_segments(
     table: np.ndarray, path: Path, lengths: dict[tuple[int, int], int], n_classes: int
 ) -> dict[tuple[int, int], np.ndarray]:
-    """Per (experiment, user): labels [T] from the rows of labels.txt; -1 where none applies."""
+    """Per (experiment, user) in ``lengths``: labels [T] from the rows of labels.txt (rows of
+    other users are skipped); -1 where none applies."""
+    users = {user for _, user in lengths}
     out = {key: np.full(n, -1, dtype=np.int64) for key, n in lengths.items()}
 
     def fail(index: int, problem: str) -> HarbenchError:
@@ -36,6 +60,8 @@ def label_segments(
         if not np.all(row == np.round(row)):
             raise fail(index, f"expected 5 integers, got {row.tolist()}")
         exp, user, code, start, end = (int(v) for v in row)
+        if user not in users:
+            continue
         if (exp, user) not in out:
             raise fail(
                 index,
@@ -54,7 +80,7 @@ def label_segments(
     return out
 
 
-class Hapt(HaptFacts):
+class Hapt(SubjectFiles, HaptFacts):
     name = "hapt"
     title = "UCI HAPT (Smartphone-Based Recognition of Human Activities and Postural Transitions)"
     source_url = (
@@ -65,44 +91,51 @@ class Hapt(HaptFacts):
         "https://archive.ics.uci.edu/static/public/341/"
         "smartphone+based+recognition+of+human+activities+and+postural+transitions.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def _raw(self, root: Path) -> Path | None:
-        base = find_base(root, PREFIXES, LABELS)
-        return None if base is None else base / "RawData"
+    def _raw(self, root: Path) -> Path:
+        base = find_base(root, PREFIXES, LABELS) or find_base(root, PREFIXES, "RawData")
+        return (base or root) / "RawData"
 
-    def is_present(self, root: Path) -> bool:
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
         raw = self._raw(root)
-        return raw is not None and any(ACC_FILE.match(p.name) for p in raw.iterdir())
+        experiments = sorted(listed_experiments(raw))
+        return {
+            user: [
+                raw / "labels.txt",
+                *(
+                    raw / f"{kind}_exp{exp:02d}_user{user:02d}.txt"
+                    for exp, owner in experiments
+                    if owner == user
+                    for kind in ("acc", "gyro")
+                ),
+            ]
+            for user in subjects
+        }
 
-    def load(self, root: Path) -> list[Recording]:
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         raw = self._raw(root)
-        if raw is None:
-            raise HarbenchError(f"missing file {root / LABELS}")
         signals: dict[tuple[int, int], np.ndarray] = {}
-        for acc_path in sorted(p for p in raw.iterdir() if ACC_FILE.match(p.name)):
-            exp, user = (int(g) for g in ACC_FILE.match(acc_path.name).groups())
-            gyro_path = raw / acc_path.name.replace("acc_", "gyro_", 1)
-            if not gyro_path.is_file():
-                raise HarbenchError(f"missing file {gyro_path} (the partner of {acc_path.name})")
-            acc = load_table(acc_path, columns=3)
-            gyro = load_table(gyro_path, columns=3)
-            if len(acc) != len(gyro):
-                raise HarbenchError(
-                    f"{acc_path} has {len(acc)} rows but {gyro_path} has {len(gyro)}; "
-                    "expected one gyro row per acc row"
-                )
-            signals[(exp, user)] = np.concatenate([acc, gyro], axis=1).astype(np.float32)
-        if not signals:
-            raise HarbenchError(f"no acc_expXX_userYY.txt files in {raw}")
-        table = load_table(raw / "labels.txt", columns=5)
+        for user, paths in self.checked_files(root, subjects).items():
+            for acc_path in (p for p in paths if ACC_FILE.match(p.name)):
+                exp = int(ACC_FILE.match(acc_path.name).group(1))
+                gyro_path = raw / acc_path.name.replace("acc_", "gyro_", 1)
+                acc = numeric_table(acc_path, columns=3)
+                gyro = numeric_table(gyro_path, columns=3)
+                if len(acc) != len(gyro):
+                    raise HarbenchError(
+                        f"{acc_path} has {len(acc)} rows but {gyro_path} has {len(gyro)}; "
+                        "expected one gyro row per acc row"
+                    )
+                signals[(exp, user)] = np.concatenate([acc, gyro], axis=1).astype(np.float32)
+        table = numeric_table(raw / "labels.txt", columns=5)
         lengths = {key: len(value) for key, value in signals.items()}
         labels = label_segments(table, raw / "labels.txt", lengths, len(self.classes))
-        recordings = []
-        for exp, user in sorted(signals):
-            name = f"exp{exp:02d}_user{user:02d}"
-            recordings.append(Recording(user, signals[(exp, user)], labels[(exp, user)], name))
-        return recordings
+        return [
+            Recording(user, signals[key], labels[key], f"exp{key[0]:02d}_user{user:02d}")
+            for key in sorted(signals)
+            for user in (key[1],)
+        ]
 
     def fetch_instructions(self, root: Path) -> str:
         return (

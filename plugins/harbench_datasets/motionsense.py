@@ -5,17 +5,23 @@ ups 3, 4, 12; wlk 7, 8, 15; jog 9, 16; sit 5, 13; std 6, 14) and subjects 1..24.
 header row whose first column is an unnamed row index, then the 12 Core Motion values used here
 (attitude roll/pitch/yaw, gravity, rotationRate, userAcceleration; columns found by name).
 Each (trial, subject) file is one recording with a single activity.
+
+Sensors, per Apple's Core Motion: ``userAcceleration`` is the body acceleration (gravity removed,
+sensor "acc_body") and ``gravity`` the gravity vector (sensor "gravity"), both in g; their sum is
+the total acceleration an accelerometer measures, which harmonisation builds. ``rotationRate``
+is in rad/s.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.formats_b import numeric_table
+from harbench_datasets.readers import SubjectFiles, numeric_table
 
 FOLDERS = ("A_DeviceMotion_data", "A_DeviceMotion_data/A_DeviceMotion_data",
            "data/A_DeviceMotion_data")
@@ -32,26 +38,26 @@ COLUMNS = (
     ("gravity.x", "gravity", "g"), ("gravity.y", "gravity", "g"), ("gravity.z", "gravity", "g"),
     ("rotationRate.x", "gyro", "rad/s"), ("rotationRate.y", "gyro", "rad/s"),
     ("rotationRate.z", "gyro", "rad/s"),
-    ("userAcceleration.x", "acc", "g"), ("userAcceleration.y", "acc", "g"),
-    ("userAcceleration.z", "acc", "g"),
+    ("userAcceleration.x", "acc_body", "g"), ("userAcceleration.y", "acc_body", "g"),
+    ("userAcceleration.z", "acc_body", "g"),
 )
 
 
-def trial_files(folder: Path) -> list[tuple[str, int, int, Path]]:
-    """(activity code, trial, subject, path) of every published file, in a fixed order."""
+def trial_files(folder: Path, subject: int) -> list[tuple[str, int, Path]]:
+    """(activity code, trial, path) of every published file of ``subject``, in a fixed order."""
     return [
-        (act, trial, subject, folder / f"{act}_{trial}" / f"sub_{subject}.csv")
+        (act, trial, folder / f"{act}_{trial}" / f"sub_{subject}.csv")
         for act, _ in ACTIVITIES
         for trial in TRIALS[act]
-        for subject in SUBJECTS
     ]
 
 
-def data_folder(root: Path) -> Path | None:
+def data_folder(root: Path) -> Path:
+    """The folder holding the trial folders (the first layout that has dws_1, else the usual)."""
     for folder in FOLDERS:
         if (root / folder / "dws_1").is_dir():
             return root / folder
-    return None
+    return root / FOLDERS[0]
 
 
 def column_positions(path: Path) -> tuple[list[int], int]:
@@ -74,7 +80,7 @@ def load_file(path: Path, subject: int, label: int, name: str) -> Recording:
     return Recording(subject, signals, np.full(len(signals), label, dtype=np.int64), name)
 
 
-class MotionSense(DatasetPlugin):
+class MotionSense(SubjectFiles, DatasetPlugin):
     name = "motionsense"
     title = "MotionSense (device motion)"
     channels = tuple(
@@ -95,27 +101,20 @@ class MotionSense(DatasetPlugin):
     archive_urls = (
         "https://github.com/mmalekzadeh/motion-sense/raw/master/data/A_DeviceMotion_data.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets; userAcceleration declared as body acceleration
 
-    def is_present(self, root: Path) -> bool:
-        return data_folder(root) is not None
-
-    def load(self, root: Path) -> list[Recording]:
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
         folder = data_folder(root)
-        if folder is None:
-            raise HarbenchError(f"{root}: no A_DeviceMotion_data/dws_1 folder")
-        files = trial_files(folder)
-        missing = [f"{p.parent.name}/{p.name}" for *_, p in files if not p.is_file()]
-        if missing:
-            raise HarbenchError(
-                f"{folder}: missing {len(missing)} of {len(files)} files: "
-                f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}"
-            )
+        return {s: [path for *_, path in trial_files(folder, s)] for s in subjects}
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         codes = [code for code, _ in ACTIVITIES]
-        return [
-            load_file(path, subject, codes.index(act), f"{act}_{trial}_sub{subject:02d}")
-            for act, trial, subject, path in files
-        ]
+        recordings = []
+        for subject in self.checked_files(root, subjects):
+            for act, trial, path in trial_files(data_folder(root), subject):
+                name = f"{act}_{trial}_sub{subject:02d}"
+                recordings.append(load_file(path, subject, codes.index(act), name))
+        return recordings
 
     def fetch_instructions(self, root: Path) -> str:
         return (

@@ -15,13 +15,15 @@ angular velocities are documented as "mm/s" (value x 1000).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
-from harbench_datasets.formats_b import map_labels, numeric_table
+from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
 
 N_COLUMNS = 250
 LABEL_COLUMN = 250  # ML_Both_Arms
@@ -52,8 +54,8 @@ GESTURES = (
 )
 RUNS = ("ADL1", "ADL2", "ADL3", "ADL4", "ADL5", "Drill")
 SUBJECTS = (1, 2, 3, 4)
-FILE_NAMES = tuple(f"S{s}-{run}.dat" for s in SUBJECTS for run in RUNS)
-FOLDERS = ("dataset", "OpportunityUCIDataset/dataset", ".")
+FOLDERS = ("dataset", "OpportunityUCIDataset/dataset", "")
+DAT_FILE = re.compile(r"^S\d-(ADL\d|Drill)\.dat$")
 
 
 def _channels() -> tuple[Channel, ...]:
@@ -76,14 +78,6 @@ def signal_columns() -> list[int]:
     return cols
 
 
-def data_folder(root: Path) -> Path | None:
-    """The folder holding the .dat files, or None."""
-    for folder in FOLDERS:
-        if (root / folder / FILE_NAMES[0]).is_file():
-            return root / folder
-    return None
-
-
 def load_file(path: Path, subject: int) -> Recording:
     """One .dat file -> one recording of the 77 channels, NaNs interpolated."""
     table = numeric_table(path, columns=N_COLUMNS, usecols=[*signal_columns(), LABEL_COLUMN - 1])
@@ -96,7 +90,7 @@ def load_file(path: Path, subject: int) -> Recording:
     return Recording(subject, signals.astype(np.float32), labels, path.stem)
 
 
-class Opportunity(DatasetPlugin):
+class Opportunity(SubjectFiles, DatasetPlugin):
     name = "oppo"
     title = "OPPORTUNITY Activity Recognition (mid-level gestures)"
     channels = _channels()
@@ -116,22 +110,18 @@ class Opportunity(DatasetPlugin):
     archive_urls = (
         "https://archive.ics.uci.edu/static/public/226/opportunity+activity+recognition.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def is_present(self, root: Path) -> bool:
-        return data_folder(root) is not None
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
+        folder = find_base(root, FOLDERS, DAT_FILE) or root / FOLDERS[0]
+        return {s: [folder / f"S{s}-{run}.dat" for run in RUNS] for s in subjects}
 
-    def load(self, root: Path) -> list[Recording]:
-        folder = data_folder(root)
-        if folder is None:
-            raise HarbenchError(f"{root}: no {FILE_NAMES[0]} under {' or '.join(FOLDERS)}")
-        missing = [n for n in FILE_NAMES if not (folder / n).is_file()]
-        if missing:
-            raise HarbenchError(
-                f"{folder}: missing {len(missing)} of the 24 OPPORTUNITY files: "
-                f"{', '.join(missing)}"
-            )
-        return [load_file(folder / n, int(n[1])) for n in FILE_NAMES]
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        return [
+            load_file(path, subject)
+            for subject, paths in self.checked_files(root, subjects).items()
+            for path in paths
+        ]
 
     def fetch_instructions(self, root: Path) -> str:
         return (

@@ -8,19 +8,20 @@ magnetometer x/y/z, orientation (4, invalid). Missing values (dropped packets) a
 Used: the +-16 g accelerometer and the gyroscope of each IMU (18 channels). NaNs are linearly
 interpolated per file, then each file is resampled polyphase 100 -> 33 Hz (labels: nearest
 sample). Activity 0 (transient) and the optional activities are dropped (-1). One recording per
-subject file.
+subject file; a subject's file is ``Protocol/subject1xx.dat``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench.contracts import Channel, DatasetPlugin, Recording
 from harbench.data.parsing import interpolate_nans, resample
-from harbench_datasets.formats_a import codes_to_labels, find_base, load_table
+from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
 
 FILE = re.compile(r"^subject(\d{3})\.dat$")
 PREFIXES = ("", "PAMAP2_Dataset")
@@ -35,7 +36,7 @@ SIGNAL_COLUMNS = tuple(
 )
 
 
-class Pamap2(DatasetPlugin):
+class Pamap2(SubjectFiles, DatasetPlugin):
     name = "pamap2"
     title = "PAMAP2 Physical Activity Monitoring (protocol activities)"
     channels = tuple(
@@ -62,28 +63,19 @@ class Pamap2(DatasetPlugin):
     archive_urls = (
         "https://archive.ics.uci.edu/static/public/231/pamap2+physical+activity+monitoring.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def _files(self, root: Path) -> list[Path]:
-        base = find_base(root, PREFIXES, "Protocol")
-        if base is None:
-            return []
-        return sorted(p for p in (base / "Protocol").iterdir() if FILE.match(p.name))
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
+        base = find_base(root, PREFIXES, "Protocol") or root
+        return {s: [base / "Protocol" / f"subject{s}.dat"] for s in subjects}
 
-    def is_present(self, root: Path) -> bool:
-        return bool(self._files(root))
-
-    def load(self, root: Path) -> list[Recording]:
-        files = self._files(root)
-        if not files:
-            raise HarbenchError(f"no PAMAP2 files (Protocol/subject1xx.dat) under {root}")
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         mapping = {code: i for i, code in enumerate(self.label_codes)}
         dropped = (0, *OPTIONAL_ACTIVITIES)
         recordings = []
-        for path in files:
-            subject = int(FILE.match(path.name).group(1))
-            table = load_table(path, columns=54)
-            labels = codes_to_labels(table[:, 1], mapping, dropped, path)
+        for subject, (path,) in self.checked_files(root, subjects).items():
+            table = numeric_table(path, columns=54)
+            labels = map_labels(table[:, 1], mapping, path, dropped=dropped)
             signals, _ = interpolate_nans(table[:, list(SIGNAL_COLUMNS)])
             signals, labels = resample(signals, labels, self.native_rate_hz, self.rate_hz)
             recordings.append(

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
-from harbench_datasets.formats_b import find_shallow, runs
+from harbench_datasets.readers import chosen_subjects, find_shallow, runs
 
 FILE_NAME = "RecGym.csv"
 POSITION = "wrist"
@@ -129,12 +130,17 @@ class RecGym(DatasetPlugin):
         "https://archive.ics.uci.edu/static/public/1128/"
         "recgym:+gym+workouts+recognition+dataset+with+imu+and+capacitive+sensor-7.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
     def is_present(self, root: Path) -> bool:
         return csv_path(root) is not None
 
-    def load(self, root: Path) -> list[Recording]:
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        chosen_subjects(self, subjects)
+        return [csv_path(root) or root / FILE_NAME]
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        chosen = chosen_subjects(self, subjects)
         path = csv_path(root)
         if path is None:
             raise HarbenchError(f"{root}: no {FILE_NAME}")
@@ -142,6 +148,8 @@ class RecGym(DatasetPlugin):
         recordings = []
         for start, stop in runs(keys):
             subject, session = keys[start]
+            if subject not in chosen:
+                continue
             part, _ = interpolate_nans(signals[start:stop])
             name = f"subject{subject:02d}_session{session}_{start}"
             recordings.append(

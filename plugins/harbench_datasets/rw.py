@@ -21,13 +21,14 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
-from harbench_datasets.formats_a import load_table
+from harbench_datasets.readers import SubjectFiles, find_base, numeric_table
 
 ACTIVITIES = (
     "climbingdown", "climbingup", "jumping", "lying", "running", "sitting", "standing", "walking",
@@ -109,7 +110,7 @@ def parse_position(where: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         raise HarbenchError(
             f"{where}, line 1: header lacks {missing}; expected id,attr_time,attr_x,attr_y,attr_z"
         )
-    table = load_table(where, columns=len(header), delimiter=",", skip_header=1, text=text)
+    table = numeric_table(where, columns=len(header), delimiter=",", skip_header=1, text=text)
     times = table[:, header.index("attr_time")]
     if np.isnan(times).any():
         raise HarbenchError(f"{where}: attr_time has missing values")
@@ -135,7 +136,7 @@ def align(streams: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray | Non
     return np.stack(columns, axis=1)
 
 
-class RealWorld(DatasetPlugin):
+class RealWorld(SubjectFiles, DatasetPlugin):
     name = "rw"
     title = "RealWorld HAR 2016 (accelerometers at 7 body positions)"
     channels = tuple(
@@ -159,40 +160,21 @@ class RealWorld(DatasetPlugin):
         "http://wifo5-14.informatik.uni-mannheim.de/sensor/dataset/realworld2016/"
         "realworld2016_dataset.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def _probands(self, root: Path) -> list[tuple[int, Path]]:
-        for prefix in PREFIXES:
-            base = root / prefix if prefix else root
-            if not base.is_dir():
-                continue
-            found = [
-                (int(PROBAND_DIR.match(p.name).group(1)), p)
-                for p in base.iterdir()
-                if p.is_dir() and PROBAND_DIR.match(p.name)
-            ]
-            if found:
-                return sorted(found)
-        return []
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
+        base = find_base(root, PREFIXES, PROBAND_DIR) or root
+        out = {}
+        for subject in subjects:
+            folder = base / f"proband{subject}"
+            data = folder if (folder / "acc_walking_csv.zip").is_file() else folder / "data"
+            out[subject] = [data / f"acc_{activity}_csv.zip" for activity in ACTIVITIES]
+        return out
 
-    def is_present(self, root: Path) -> bool:
-        return any(
-            (folder / "data" / "acc_walking_csv.zip").is_file()
-            or (folder / "acc_walking_csv.zip").is_file()
-            for _, folder in self._probands(root)
-        )
-
-    def load(self, root: Path) -> list[Recording]:
-        probands = self._probands(root)
-        if not probands:
-            raise HarbenchError(f"no RealWorld proband folders under {root}")
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         recordings = []
-        for subject, folder in probands:
-            data = folder / "data" if (folder / "data").is_dir() else folder
-            for label, activity in enumerate(ACTIVITIES):
-                path = data / f"acc_{activity}_csv.zip"
-                if not path.is_file():
-                    raise HarbenchError(f"missing file {path}")
+        for subject, paths in self.checked_files(root, subjects).items():
+            for label, (activity, path) in enumerate(zip(ACTIVITIES, paths)):
                 sessions: dict[int, Session] = {}
                 collect_sessions(path.read_bytes(), str(path), None, sessions)
                 if not sessions:

@@ -6,8 +6,9 @@ Row 1 names the phone positions (Left_pocket, Right_pocket, Wrist, Upper_arm, Be
 fields. Each position is a 13-column block ``time_stamp, Ax, Ay, Az, Lx, Ly, Lz, Gx, Gy, Gz,
 Mx, My, Mz``; blocks are separated by an empty column and the activity label (a string) is the
 last column, 70 in all. Blocks are found from the ``time_stamp`` headers, so a file without the
-separators also loads. Channels: acc (A), linear acc (L), gyro (G), magnetometer (M), x/y/z,
-per position. The published typo ``upsatirs`` is read as upstairs; an empty label is
+separators also loads. Channels: acc (A, total acceleration, sensor "acc"), linear acc (L,
+gravity removed, sensor "acc_body"), gyro (G), magnetometer (M), x/y/z, per position. The
+published typo ``upsatirs`` is read as upstairs; an empty label is
 unlabelled (-1).
 Participants performed the activities one after the other, so each run of one activity in a
 file is one recording; empty cells are linearly interpolated within it.
@@ -17,17 +18,18 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
-from harbench_datasets.formats_b import find_shallow, runs
+from harbench_datasets.readers import SubjectFiles, find_shallow, runs
 
 POSITIONS = ("left_pocket", "right_pocket", "wrist", "upper_arm", "belt")
 FIELDS = ("Ax", "Ay", "Az", "Lx", "Ly", "Lz", "Gx", "Gy", "Gz", "Mx", "My", "Mz")
-SENSORS = {"A": ("acc", "m/s^2"), "L": ("linacc", "m/s^2"), "G": ("gyro", "rad/s"),
+SENSORS = {"A": ("acc", "m/s^2"), "L": ("acc_body", "m/s^2"), "G": ("gyro", "rad/s"),
            "M": ("mag", "uT")}
 ACTIVITIES = ("walking", "standing", "jogging", "sitting", "biking", "upstairs", "downstairs")
 TYPOS = {"upsatirs": "upstairs"}
@@ -42,10 +44,10 @@ def file_name(subject: int) -> str:
     return f"Participant_{subject}.csv"
 
 
-def data_folder(root: Path) -> Path | None:
-    """The folder holding Participant_1.csv: ``root`` or a folder up to two levels below it."""
-    found = find_shallow(root, file_name(1))
-    return found.parent if found else None
+def data_folder(root: Path) -> Path:
+    """The folder holding Participant_*.csv: ``root`` or a folder up to two levels below it."""
+    found = find_shallow(root, "Participant_*.csv")
+    return found.parent if found else root / "DataSet"
 
 
 def block_columns(path: Path, positions_row: list[str], header: list[str]) -> list[int]:
@@ -144,7 +146,7 @@ def _channels() -> tuple[Channel, ...]:
     )
 
 
-class Shoaib(DatasetPlugin):
+class Shoaib(SubjectFiles, DatasetPlugin):
     name = "sho"
     title = "Shoaib et al. 2014: five body-worn smartphones"
     channels = _channels()
@@ -159,21 +161,16 @@ class Shoaib(DatasetPlugin):
     )
     licence = "research use, cite the paper (University of Twente PS group)"
     source_url = "https://www.utwente.nl/en/eemcs/ps/research/dataset/"
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets; linear acceleration declared as body acceleration
 
-    def is_present(self, root: Path) -> bool:
-        return data_folder(root) is not None
-
-    def load(self, root: Path) -> list[Recording]:
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
         folder = data_folder(root)
-        if folder is None:
-            raise HarbenchError(f"{root}: no {file_name(1)} (looked two folders deep)")
-        missing = [file_name(s) for s in SUBJECTS if not (folder / file_name(s)).is_file()]
-        if missing:
-            raise HarbenchError(f"{folder}: missing {', '.join(missing)}")
+        return {s: [folder / file_name(s)] for s in subjects}
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         recordings = []
-        for subject in SUBJECTS:
-            signals, labels = read_participant(folder / file_name(subject))
+        for subject, (path,) in self.checked_files(root, subjects).items():
+            signals, labels = read_participant(path)
             for start, stop in runs(labels.tolist()):
                 part, _ = interpolate_nans(signals[start:stop])
                 act = ACTIVITIES[labels[start]] if labels[start] >= 0 else "unlabelled"

@@ -14,13 +14,14 @@ so it is only named in the error when the stream file is missing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans, resample
-from harbench_datasets.formats_a import map_codes, mat_matrix, read_mat
+from harbench_datasets.readers import chosen_subjects, map_codes, mat_matrix, read_mat
 
 VARIABLE = "right_classall_clean"
 FILE = f"{VARIABLE}.mat"
@@ -62,7 +63,7 @@ class SkodaRight(DatasetPlugin):
         "http://har-dataset.org/lib/exe/fetch.php?media=wiki:dataset:skodaminicp:"
         "skodaminicp_2015_08.zip",
     )
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets (one subject)
 
     def _file(self, root: Path) -> Path | None:
         for folder in FOLDERS:
@@ -74,7 +75,14 @@ class SkodaRight(DatasetPlugin):
     def is_present(self, root: Path) -> bool:
         return self._file(root) is not None
 
-    def load(self, root: Path) -> list[Recording]:
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        if not chosen_subjects(self, subjects):
+            return []
+        return [self._file(root) or root / FOLDERS[1] / FILE]
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        if not chosen_subjects(self, subjects):
+            return []
         path = self._file(root)
         if path is None:
             raise HarbenchError(self._missing_message(root))

@@ -6,11 +6,13 @@ gain and phase, so that leave-subject-out is a (mild) domain shift.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, Recording
+from harbench_datasets.readers import chosen_subjects, keep_subjects
 
 N_SUBJECTS = 6
 CLASS_FREQS_HZ = (0.5, 1.5, 3.0, 5.0)
@@ -63,8 +65,11 @@ class Synthetic(DatasetPlugin):
     def is_present(self, root: Path) -> bool:
         return True
 
-    def load(self, root: Path) -> list[Recording]:
-        return synthesize()
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        return []
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        return keep_subjects(synthesize(), chosen_subjects(self, subjects))
 
     def fetch_instructions(self, root: Path) -> str:
         return "Nothing to fetch: the synthetic dataset is generated."

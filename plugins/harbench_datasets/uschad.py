@@ -3,18 +3,20 @@
 Published layout: ``Subject{n}/a{m}t{k}.mat``, one MATLAB file per trial k of activity m. The
 variable ``sensor_readings`` is N x 6: acc x, y, z [g], gyro x, y, z [deg/s]. The activity is
 taken from the file name (the ``activity_number`` field is misspelt in some files). One
-recording per trial file.
+recording per trial file. A subject's files are its trial files present; a subject without any
+trial of one of the 12 activities is missing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.formats_a import find_base, mat_matrix, read_mat
+from harbench_datasets.readers import SubjectFiles, find_base, mat_matrix, read_mat
 
 SUBJECT_DIR = re.compile(r"^Subject(\d+)$")
 TRIAL_FILE = re.compile(r"^a(\d+)t(\d+)\.mat$")
@@ -22,7 +24,7 @@ PREFIXES = ("", "USC-HAD")
 VARIABLE = "sensor_readings"
 
 
-class UscHad(DatasetPlugin):
+class UscHad(SubjectFiles, DatasetPlugin):
     name = "uschad"
     title = "USC-HAD (USC Human Activity Dataset)"
     channels = tuple(
@@ -47,40 +49,37 @@ class UscHad(DatasetPlugin):
     licence = "free for research use, cite the paper (see the source page)"
     source_url = "https://sipi.usc.edu/had/"
     archive_urls = ("https://sipi.usc.edu/had/USC-HAD.zip",)
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
-    def _base(self, root: Path) -> Path | None:
-        return find_base(root, PREFIXES, SUBJECT_DIR)
+    def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
+        base = find_base(root, PREFIXES, SUBJECT_DIR) or root
+        out = {}
+        for subject in subjects:
+            folder = base / f"Subject{subject}"
+            trials = sorted(
+                (int(m.group(1)), int(m.group(2)), p)
+                for p in (folder.iterdir() if folder.is_dir() else ())
+                for m in (TRIAL_FILE.match(p.name),)
+                if m
+            )
+            paths = []
+            for activity in self.label_codes:
+                mine = [p for a, _, p in trials if a == activity]
+                paths += mine or [folder / f"a{activity}t1.mat"]
+            out[subject] = paths
+        return out
 
-    def is_present(self, root: Path) -> bool:
-        return self._base(root) is not None
-
-    def load(self, root: Path) -> list[Recording]:
-        base = self._base(root)
-        if base is None:
-            raise HarbenchError(f"no USC-HAD Subject folders under {root}")
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
         recordings = []
-        subject_dirs = [p for p in base.iterdir() if p.is_dir() and SUBJECT_DIR.match(p.name)]
-        for folder in sorted(subject_dirs, key=lambda p: int(SUBJECT_DIR.match(p.name).group(1))):
-            subject = int(SUBJECT_DIR.match(folder.name).group(1))
-            trials = []
-            for path in folder.iterdir():
-                match = TRIAL_FILE.match(path.name)
-                if match:
-                    trials.append((int(match.group(1)), int(match.group(2)), path))
-            for activity, trial, path in sorted(trials):
-                if activity not in self.label_codes:
-                    raise HarbenchError(
-                        f"{path}: activity number {activity} from the file name is not 1..12"
-                    )
+        for subject, paths in self.checked_files(root, subjects).items():
+            for path in paths:
+                activity, trial = (int(g) for g in TRIAL_FILE.match(path.name).groups())
                 readings = mat_matrix(read_mat(path, [VARIABLE]), VARIABLE, path, columns=6)
                 if np.isnan(readings).any():
                     raise HarbenchError(f"{path}, variable {VARIABLE!r}: contains NaN")
                 labels = np.full(len(readings), activity - 1, dtype=np.int64)
                 name = f"subject{subject}_a{activity}t{trial}"
                 recordings.append(Recording(subject, readings.astype(np.float32), labels, name))
-        if not recordings:
-            raise HarbenchError(f"no USC-HAD trial files (Subject{{n}}/a{{m}}t{{k}}.mat) in {base}")
         return recordings
 
     def fetch_instructions(self, root: Path) -> str:

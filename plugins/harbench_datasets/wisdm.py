@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench_datasets.readers import chosen_subjects, keep_subjects
 
 log = logging.getLogger(__name__)
 
@@ -157,14 +159,19 @@ class Wisdm(DatasetPlugin):
     licence = "WISDM Lab terms: free for research use, cite the paper"
     source_url = "https://www.cis.fordham.edu/wisdm/dataset.php"
     archive_urls = ("https://www.cis.fordham.edu/wisdm/includes/datasets/latest/WISDM_ar_latest.tar.gz",)
-    loader_version = "1"
+    loader_version = "2"  # 2: subject subsets
 
     last_load_report: WisdmLoadReport | None = None
 
     def is_present(self, root: Path) -> bool:
         return raw_file(root) is not None
 
-    def load(self, root: Path) -> list[Recording]:
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        chosen_subjects(self, subjects)
+        return [raw_file(root) or root / FOLDERS[1] / RAW_NAME]
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        chosen = chosen_subjects(self, subjects)
         path = raw_file(root)
         if path is None:
             raise HarbenchError(self._missing_message(root))
@@ -178,7 +185,7 @@ class Wisdm(DatasetPlugin):
                 f"{path}: no valid 'user,activity,timestamp,x,y,z;' record "
                 f"({report.skipped} malformed)"
             )
-        recordings = to_recordings(cols)
+        recordings = keep_subjects(to_recordings(cols), chosen)
         report.recordings = len(recordings)
         self.last_load_report = report
         if report.skipped:

@@ -56,5 +56,6 @@ def test_mhealth_bad_files_are_named(data_root):
     with pytest.raises(HarbenchError, match=r"mHealth_subject5\.log, line 2: unknown label 13"):
         harbench.load_windows("mhealth", use_cache=False)
     (folder / "mHealth_subject10.log").unlink()
-    with pytest.raises(HarbenchError, match=r"missing mHealth_subject10\.log"):
+    with pytest.raises(HarbenchError, match=r"missing 1 of 10 files, for subject\(s\) 10: "
+                       r".*mHealth_subject10\.log"):
         harbench.load_windows("mhealth", use_cache=False)

@@ -7,6 +7,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError
+from tests.datasets.subset import subset_windows
 
 # 0-based columns of the +-16 g accelerometer and the gyroscope of hand, chest and ankle IMUs
 USED = [4, 5, 6, 10, 11, 12, 21, 22, 23, 27, 28, 29, 38, 39, 40, 44, 45, 46]
@@ -38,7 +39,7 @@ def test_pamap2_windows_resampled_channels_and_labels(data_root):
                                                nan_cell=(500, 4)))
     write_subject(data_root, 102, subject_text([9] * 100 + [1] * 400))  # optional 9 is dropped
     write_subject(data_root, 103, subject_text([0] * 300))  # transient only: no windows
-    w = harbench.load_windows("pamap2", use_cache=False)
+    w = subset_windows(data_root, "pamap2", [101, 102, 103])
     assert w.rate_hz == 33.0 and w.X.shape == (6, 132, 18)  # 4 s at 33 Hz
     assert w.channels[:6] == (
         "hand_acc_x", "hand_acc_y", "hand_acc_z", "hand_gyro_x", "hand_gyro_y", "hand_gyro_z"
@@ -62,7 +63,7 @@ def test_pamap2_wrong_column_count_names_file_and_line(data_root):
     with pytest.raises(
         HarbenchError, match=r"subject105\.dat, line 7: expected 54 columns, found 53"
     ):
-        harbench.load_windows("pamap2", use_cache=False)
+        subset_windows(data_root, "pamap2", [105])
 
 
 def test_pamap2_non_numeric_cell_names_file_and_line(data_root):
@@ -70,4 +71,15 @@ def test_pamap2_non_numeric_cell_names_file_and_line(data_root):
     lines[11] = lines[11].replace(" 7.0 ", " seven ", 1)
     write_subject(data_root, 106, "\n".join(lines) + "\n")
     with pytest.raises(HarbenchError, match=r"subject106\.dat, line 12: non-numeric cell 'seven'"):
+        subset_windows(data_root, "pamap2", [106])
+
+
+def test_pamap2_missing_subjects_are_named(data_root):
+    for number in (101, 102, 104, 105, 106, 107, 108):
+        write_subject(data_root, number, subject_text([1] * 10))
+    with pytest.raises(HarbenchError, match=r"missing 2 of 9 files, for subject\(s\) 103, 109: "
+                       r"PAMAP2_Dataset/Protocol/subject103\.dat, .*subject109\.dat"):
         harbench.load_windows("pamap2", use_cache=False)
+    plugin = harbench.plugins.get("datasets", "pamap2")
+    assert [r.subject for r in plugin.load(data_root / "pamap2", subjects=[102, 101])] == [
+        102, 101]

@@ -10,6 +10,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError
+from tests.datasets.subset import subset_windows
 
 ACTIVITIES = (
     "climbingdown", "climbingup", "jumping", "lying", "running", "sitting", "standing", "walking",
@@ -60,6 +61,12 @@ def write_proband(data_root, number: int, zips: dict[str, bytes]):
     return folder
 
 
+def written_windows(data_root):
+    """Windows of the probands the test wrote (a subject subset)."""
+    numbers = sorted(int(p.name[len("proband"):]) for p in (data_root / "rw").iterdir())
+    return subset_windows(data_root, "rw", numbers)
+
+
 def test_rw_windows_sessions_alignment_and_labels(data_root):
     write_proband(data_root, 1, {"walking": zip_bytes(session_members("walking", 450))})
     nested = zip_bytes({
@@ -70,7 +77,7 @@ def test_rw_windows_sessions_alignment_and_labels(data_root):
     })
     odd_names = zip_bytes(session_members("sitting", 300, "_2"))
     write_proband(data_root, 2, {"climbingup": nested, "sitting": odd_names})
-    w = harbench.load_windows("rw", use_cache=False)
+    w = written_windows(data_root)
     assert w.rate_hz == 50.0 and w.X.shape == (7, 200, 21)
     assert w.channels[:3] == ("chest_acc_x", "chest_acc_y", "chest_acc_z")
     assert w.channels[-1] == "waist_acc_z"
@@ -98,7 +105,7 @@ def test_rw_bad_cell_names_zip_member_and_line(data_root):
         HarbenchError,
         match=r"acc_walking_csv\.zip!acc_walking_chest\.csv, line 5: non-numeric cell 'n/a'",
     ):
-        harbench.load_windows("rw", use_cache=False)
+        written_windows(data_root)
 
 
 def test_rw_unsafe_member_and_missing_zip(data_root):
@@ -106,7 +113,18 @@ def test_rw_unsafe_member_and_missing_zip(data_root):
     members["../acc_lying_head.csv"] = members.pop("acc_lying_head.csv")
     folder = write_proband(data_root, 4, {"lying": zip_bytes(members)})
     with pytest.raises(HarbenchError, match=r"unsafe member name '\.\./acc_lying_head\.csv'"):
-        harbench.load_windows("rw", use_cache=False)
+        written_windows(data_root)
     (folder / "acc_lying_csv.zip").unlink()
-    with pytest.raises(HarbenchError, match=r"missing file .*proband4/data/acc_lying_csv\.zip"):
+    with pytest.raises(HarbenchError, match=r"missing 1 of 8 files, for subject\(s\) 4: "
+                       r"proband4/data/acc_lying_csv\.zip"):
+        written_windows(data_root)
+
+
+def test_rw_missing_probands_are_named(data_root):
+    for number in range(1, 16):
+        if number not in (2, 6):
+            write_proband(data_root, number, {})
+    with pytest.raises(HarbenchError, match=r"missing 16 of 120 files, for subject\(s\) 2, 6: "):
         harbench.load_windows("rw", use_cache=False)
+    plugin = harbench.plugins.get("datasets", "rw")
+    assert len(plugin.files(data_root / "rw", subjects=[1, 3])) == 16

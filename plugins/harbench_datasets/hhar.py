@@ -1,0 +1,262 @@
+"""HHAR, Heterogeneity Activity Recognition (Stisen et al., SenSys 2015), activity experiment.
+
+Published layout: the folder ``Activity recognition exp/`` (the folder level is optional) with
+``Phones_accelerometer.csv``, ``Phones_gyroscope.csv``, ``Watch_accelerometer.csv`` and
+``Watch_gyroscope.csv``: comma-separated, a header row ``Index,Arrival_Time,Creation_Time,x,y,
+z,User,Model,Device,gt``, one row per sample. ``Creation_Time`` is the sensor event's timestamp
+in ns (``Arrival_Time``, in ms, is when the app received it and is not used); x, y, z are the
+Android sensor values: acceleration in m/s^2 including gravity (total acceleration), angular
+rate in rad/s. Users a..i (subjects 1..9); ``Model`` and ``Device`` name the device
+(e.g. nexus4, nexus4_1); ``gt`` is bike, sit, stand, walk, stairsup, stairsdown or null (no
+activity: unlabelled, -1).
+
+Devices sample "as fast as they can", so rates differ per model (published nominal rates:
+Nexus 4 and LG watch 200 Hz, Galaxy S3 150 Hz, S3 mini and Gear 100 Hz, Galaxy S+ 50 Hz) and
+jitter. Choices made here (each a class attribute, so a variant is one subclass):
+- ``hhar`` reads the phones (acc + gyro, worn in a pouch at the waist); ``hhar_watch`` the
+  watches (one on each arm, position "wrist"). Both read the same download: ``hhar_watch`` looks
+  in its own folder, then in the ``hhar`` folder beside it.
+- A recording is one session: a run of one user's one device with one ``gt`` value, sorted by
+  ``Creation_Time`` (repeated timestamps keep their first row), split where either stream pauses
+  for more than ``MAX_GAP_S``. Labels come from the accelerometer rows.
+- Accelerometer and gyroscope of a device are aligned by timestamp: both are linearly
+  interpolated onto one uniform grid at the model's nominal rate over the span they share, then
+  resampled polyphase (anti-aliased) to ``rate_hz`` = 50 Hz.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench.data.parsing import resample
+from harbench_datasets.readers import chosen_subjects, find_base, runs
+
+PREFIXES = ("Activity recognition exp", "")
+HEADER = ("Index", "Arrival_Time", "Creation_Time", "x", "y", "z", "User", "Model", "Device", "gt")
+USERS = "abcdefghi"
+GT_CODES = ("bike", "sit", "stand", "walk", "stairsup", "stairsdown")
+NULL = "null"
+NOMINAL_RATES_HZ = {
+    "nexus4": 200.0, "s3": 150.0, "s3mini": 100.0, "samsungold": 50.0,
+    "gear": 100.0, "lgwatch": 200.0,
+}
+MAX_GAP_S = 1.0
+
+
+@dataclass
+class Stream:
+    """One device's samples of one sensor, in file order: time (ns), x/y/z, gt code (-1: null)."""
+
+    model: str
+    time: array = field(default_factory=lambda: array("d"))
+    xyz: array = field(default_factory=lambda: array("d"))
+    code: array = field(default_factory=lambda: array("b"))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(time [n] ns, xyz [n, 3], code [n]) sorted by time, repeated timestamps dropped."""
+        time = np.frombuffer(self.time, dtype=np.float64)
+        order = np.argsort(time, kind="stable")
+        time = time[order]
+        keep = np.concatenate([[True], np.diff(time) > 0])
+        xyz = np.frombuffer(self.xyz, dtype=np.float64).reshape(-1, 3)[order][keep]
+        code = np.frombuffer(self.code, dtype=np.int8)[order][keep].astype(np.int64)
+        return time[keep], xyz, code
+
+
+def read_sensor_file(path: Path, users: set[str]) -> dict[tuple[str, str], Stream]:
+    """The streams of ``path`` by (user, device), for the users asked; errors name file and line."""
+    codes = {gt: i for i, gt in enumerate(GT_CODES)}
+    codes[NULL] = -1
+    streams: dict[tuple[str, str], Stream] = {}
+    try:
+        handle = path.open(encoding="utf-8", errors="replace", newline="")
+    except OSError as exc:
+        raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with handle:
+        header = tuple(h.strip() for h in handle.readline().lstrip("\ufeff").split(","))
+        if header != HEADER:
+            raise HarbenchError(
+                f"{path}, line 1: expected the header {','.join(HEADER)}, found {','.join(header)}"
+            )
+        for number, line in enumerate(handle, start=2):
+            fields = line.rstrip("\r\n").split(",")
+            if len(fields) != len(HEADER):
+                if not line.strip():
+                    continue
+                raise HarbenchError(
+                    f"{path}, line {number}: expected {len(HEADER)} fields, found {len(fields)}"
+                )
+            user = fields[6]
+            if user not in users:
+                if user not in USERS:
+                    raise HarbenchError(
+                        f"{path}, line {number}: unknown user {user!r}; expected one of a..i"
+                    )
+                continue
+            code = codes.get(fields[9])
+            if code is None:
+                raise HarbenchError(
+                    f"{path}, line {number}: unknown gt {fields[9]!r}; expected one of "
+                    f"{', '.join(GT_CODES)}, {NULL}"
+                )
+            try:
+                values = (float(fields[2]), float(fields[3]), float(fields[4]), float(fields[5]))
+            except ValueError:
+                bad = next(f for f in (2, 3, 4, 5) if not _is_number(fields[f]))
+                raise HarbenchError(
+                    f"{path}, line {number}: non-numeric {HEADER[bad]} {fields[bad]!r}"
+                ) from None
+            stream = streams.get((user, fields[8]))
+            if stream is None:
+                stream = streams[(user, fields[8])] = Stream(fields[7])
+            stream.time.append(values[0])
+            stream.xyz.extend(values[1:])
+            stream.code.append(code)
+    return streams
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def nominal_rate(model: str, time_ns: np.ndarray) -> float:
+    """The model's published rate, else the rate of the median sample interval."""
+    if model in NOMINAL_RATES_HZ:
+        return NOMINAL_RATES_HZ[model]
+    step = float(np.median(np.diff(time_ns))) if len(time_ns) > 1 else 0.0
+    return 1e9 / step if step > 0 else 50.0
+
+
+def sessions(acc: Stream, gyro: Stream, rate_hz: float) -> list[tuple[np.ndarray, int]]:
+    """(signals [T, 6] at ``rate_hz``, class index) of every labelled session of one device."""
+    ta, xa, code = acc.arrays()
+    tg, xg, _ = gyro.arrays()
+    if len(ta) < 2 or len(tg) < 2:
+        return []
+    native = nominal_rate(acc.model, ta)
+    origin = min(ta[0], tg[0])
+    ta, tg = (ta - origin) * 1e-9, (tg - origin) * 1e-9  # seconds from the device's first sample
+    cuts = np.flatnonzero((np.diff(ta) > MAX_GAP_S) | (np.diff(code) != 0)) + 1
+    edges = [0, *cuts.tolist(), len(ta)]
+    out = []
+    for start, stop in zip(edges[:-1], edges[1:]):
+        if code[start] < 0 or stop - start < 2:
+            continue
+        begin, end = max(ta[start], tg[0]), min(ta[stop - 1], tg[-1])
+        grid = begin + np.arange(int(np.floor((end - begin) * native)) + 1) / native
+        if len(grid) < 2:
+            continue
+        after = np.clip(np.searchsorted(tg, grid), 1, len(tg) - 1)
+        covered = (tg[after] - tg[after - 1]) <= MAX_GAP_S  # the gyroscope did not pause here
+        for lo, hi in runs(covered.tolist()):
+            if not covered[lo] or hi - lo < 2:
+                continue
+            part = grid[lo:hi]
+            signals = np.stack(
+                [np.interp(part, ta[start:stop], xa[start:stop, k]) for k in range(3)]
+                + [np.interp(part, tg, xg[:, k]) for k in range(3)],
+                axis=1,
+            )
+            labels = np.full(len(part), code[start], dtype=np.int64)
+            signals, _ = resample(signals, labels, native, rate_hz)
+            out.append((signals, int(code[start])))
+    return out
+
+
+class Hhar(DatasetPlugin):
+    name = "hhar"
+    title = "HHAR: Heterogeneity Activity Recognition (phones)"
+    device = "Phones"  # file prefix: Phones_* or Watch_*
+    channels = tuple(
+        Channel(f"{kind}_{axis}", kind, "waist", "m/s^2" if kind == "acc" else "rad/s")
+        for kind in ("acc", "gyro")
+        for axis in "xyz"
+    )
+    rate_hz = 50.0
+    subjects = tuple(range(1, len(USERS) + 1))
+    classes = ("biking", "sitting", "standing", "walking", "stairs_up", "stairs_down")
+    label_codes = GT_CODES
+    protocol = {"name": "loso"}
+    citation = (
+        "Stisen, Blunck, Bhattacharya, Prentow, Kjaergaard, Dey, Sonne, Jensen. Smart Devices "
+        "are Different: Assessing and Mitigating Mobile Sensing Heterogeneities for Activity "
+        "Recognition. ACM SenSys 2015, 127-140."
+    )
+    licence = "CC BY 4.0 (UCI Machine Learning Repository)"
+    source_url = "https://archive.ics.uci.edu/dataset/344/heterogeneity+activity+recognition"
+    archive_urls = (
+        "https://archive.ics.uci.edu/ml/machine-learning-databases/00344/"
+        "Activity%20recognition%20exp.zip",
+    )
+    loader_version = "1"
+
+    def _paths(self, root: Path) -> tuple[Path, Path]:
+        acc_name = f"{self.device}_accelerometer.csv"
+        base = (
+            find_base(root, PREFIXES, acc_name)
+            or find_base(root.parent / Hhar.name, PREFIXES, acc_name)  # one download for both
+            or root / PREFIXES[0]
+        )
+        return base / acc_name, base / f"{self.device}_gyroscope.csv"
+
+    def is_present(self, root: Path) -> bool:
+        return all(p.is_file() for p in self._paths(root))
+
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        chosen_subjects(self, subjects)
+        return list(self._paths(root))
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        chosen = chosen_subjects(self, subjects)
+        acc_path, gyro_path = self._paths(root)
+        for path in (acc_path, gyro_path):
+            if not path.is_file():
+                raise HarbenchError(f"dataset {self.name!r}: missing file {path}")
+        users = {USERS[s - 1] for s in chosen}
+        acc = read_sensor_file(acc_path, users)
+        gyro = read_sensor_file(gyro_path, users)
+        absent = sorted(USERS.index(u) + 1 for u in users if not any(k[0] == u for k in acc))
+        if subjects is not None and absent:
+            raise HarbenchError(
+                f"{acc_path}: no rows of subject(s) {absent} (users "
+                f"{', '.join(USERS[s - 1] for s in absent)})"
+            )
+        recordings = []
+        for user, device in sorted(set(acc) & set(gyro)):
+            subject = USERS.index(user) + 1
+            for k, (signals, label) in enumerate(sessions(acc[(user, device)],
+                                                          gyro[(user, device)], self.rate_hz)):
+                labels = np.full(len(signals), label, dtype=np.int64)
+                name = f"{user}_{device}_{GT_CODES[label]}_{k:03d}"
+                recordings.append(Recording(subject, signals.astype(np.float32), labels, name))
+        return recordings
+
+    def fetch_instructions(self, root: Path) -> str:
+        return (
+            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and unzip it into "
+            f"{root}, so that {root / PREFIXES[0] / 'Phones_accelerometer.csv'} exists."
+        )
+
+
+class HharWatch(Hhar):
+    name = "hhar_watch"
+    title = "HHAR: Heterogeneity Activity Recognition (watches)"
+    device = "Watch"
+    channels = tuple(
+        Channel(f"{kind}_{axis}", kind, "wrist", "m/s^2" if kind == "acc" else "rad/s")
+        for kind in ("acc", "gyro")
+        for axis in "xyz"
+    )
+
+
+PLUGINS = (Hhar, HharWatch)

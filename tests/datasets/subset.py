@@ -1,0 +1,23 @@
+"""Windows of a subject subset, read through ``DatasetPlugin.load(root, subjects)``."""
+
+from __future__ import annotations
+
+from harbench import plugins
+from harbench.data.load import window_samples
+from harbench.data.windows import Windows, make_windows
+
+
+def subset_windows(data_root, name: str, subjects) -> Windows:
+    """The dataset's default windows over only ``subjects`` (loaded from ``data_root/name``)."""
+    plugin = plugins.get("datasets", name)
+    recordings = plugin.load(data_root / name, subjects=subjects)
+    window, step = window_samples(plugin, None, None)
+    return make_windows(
+        recordings,
+        window=window,
+        step=step,
+        classes=tuple(plugin.classes),
+        channels=tuple(c.name for c in plugin.channels),
+        rate_hz=plugin.rate_hz,
+        dataset=name,
+    )
