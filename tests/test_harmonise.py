@@ -247,3 +247,51 @@ def test_synthetic_dataset_upsampled_and_mapped():
         np.testing.assert_allclose(
             after.signals[::2][slow][20:-20].std(), before.signals[slow][20:-20].std(), rtol=0.1
         )
+
+
+class SplitPhone(DatasetPlugin):
+    """A phone that stores body acceleration [m/s^2] and gravity [g] apart (like MotionSense)."""
+
+    name = "split_phone"
+    channels = (
+        *(Channel(f"grav_{a}", "gravity", "pocket", "g") for a in "xyz"),
+        *(Channel(f"gyro_{a}", "gyro", "pocket", "rad/s") for a in "xyz"),
+        *(Channel(f"user_{a}", "acc_body", "pocket", "m/s^2") for a in "xyz"),
+        *(Channel(f"wrist_{a}", "acc_body", "wrist", "g") for a in "xyz"),  # no gravity there
+    )
+    rate_hz = 50.0
+    classes = ("sitting", "walking")
+
+
+def test_body_acceleration_and_gravity_are_summed_into_total_acceleration():
+    p = plan(SplitPhone(), Harmonisation("acc_gyro"))
+    assert p.position == "pocket" and p.columns == (6, 7, 8, 3, 4, 5)
+    assert p.plus == (0, 1, 2, -1, -1, -1)
+    signals = np.zeros((200, 12), dtype=np.float32)
+    signals[:, 0:3] = [0.0, 0.6, 0.8]  # gravity, g
+    signals[:, 3:6] = [0.5, 0.0, -0.5]  # rad/s
+    signals[:, 6:9] = [STANDARD_GRAVITY / 10, 0.0, 0.0]  # body, m/s^2 = 0.1 g
+    rec = Recording(1, signals, np.zeros(200, dtype=np.int64), "r")
+    (out,), channels, _, _ = apply(SplitPhone(), [rec], Harmonisation("acc_gyro"))
+    assert channels == ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z")
+    np.testing.assert_allclose(out.signals[:, :3], np.tile([0.1, 0.6, 0.8], (200, 1)), atol=1e-5)
+    np.testing.assert_allclose(out.signals[:, 3:], np.tile([0.5, 0.0, -0.5], (200, 1)), atol=1e-6)
+
+
+def test_body_acceleration_without_gravity_is_not_taken_as_acceleration():
+    with pytest.raises(HarbenchError, match=r"no acc at position 'wrist'"):
+        plan(SplitPhone(), Harmonisation("acc", position="wrist"))
+
+
+def test_total_acceleration_is_preferred_over_body_acceleration():
+    uci = plugins.get("datasets", "uci")
+    p = plan(uci, Harmonisation("acc_gyro"))
+    names = [uci.channels[i].name for i in p.columns]
+    assert names == ["total_acc_x", "total_acc_y", "total_acc_z",
+                     "body_gyro_x", "body_gyro_y", "body_gyro_z"]
+    assert p.plus == (-1,) * 6
+    motionsense = plugins.get("datasets", "motionsense")
+    p = plan(motionsense, Harmonisation("acc"))
+    assert [motionsense.channels[i].name for i in p.columns] == [
+        "userAcceleration_x", "userAcceleration_y", "userAcceleration_z"]
+    assert [motionsense.channels[i].name for i in p.plus] == ["gravity_x", "gravity_y", "gravity_z"]

@@ -100,7 +100,7 @@ class SubjectFiles:
 
     def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
         needed = self.needed(root, chosen_subjects(self, subjects))
-        return sorted(p for paths in needed.values() for p in paths)
+        return sorted({p for paths in needed.values() for p in paths})
 
     def is_present(self, root: Path) -> bool:
         return root.is_dir() and any(p.is_file() for p in self.files(root))
