@@ -67,3 +67,24 @@ def test_held_out_dataset_run_uses_a_checkpoint_pretrained_on_the_others(tmp_pat
     assert protocol == "lodo" and '"datasets": ["hapt_embedded"]' in config
     assert pretrain_epochs == (1,)
     assert channels == (50,)  # 2 s at the harmonised 25 Hz
+
+
+@pytest.mark.parametrize("pair", [("uci", "hapt"), ("hapt_embedded", "uci")])
+def test_lodo_over_datasets_sharing_recordings_exits_2_naming_the_pair(tmp_path, capsys, pair):
+    from harbench import cli
+
+    path = tmp_path / "leak.yaml"
+    path.write_text(LODO.replace("[synthetic, hapt_embedded]", f"[{pair[0]}, {pair[1]}]"))
+    assert cli.main(["validate", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "leak.yaml, line 20, key 'matrix.datasets.0'" in err
+    assert f"held-out dataset '{pair[0]}' and pretraining dataset '{pair[1]}' share" in err
+
+
+def test_an_explicit_pretraining_dataset_sharing_recordings_is_refused():
+    text = LODO.replace("protocol: {name: lodo, inner: {name: subject_groups, groups: 3}}",
+                        "protocol: {name: subject_groups, groups: 3}")
+    text = text.replace("pretrain: {epochs: 1, batch_size: 256}",
+                        "pretrain: {epochs: 1, batch_size: 256, datasets: [uci]}")
+    with pytest.raises(SuiteError, match="'hapt_embedded' and pretraining dataset 'uci' share"):
+        suite.loads(text, "lodo.yaml")

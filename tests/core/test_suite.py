@@ -154,3 +154,348 @@ def test_fixed_protocol_defaults_to_the_dataset_official_split():
                 "training: {epochs: 2}", "training: {epochs: 2}\n  protocol: {name: fixed}"
             )
         )
+
+
+# ---- bad values refused before any run, as a user meets them: `harbench validate FILE` --------
+
+USER_SUITE = """\
+name: user
+defaults:
+  training:
+    epochs: 2
+    lr: 1e-3
+matrix:
+  datasets: [synthetic]
+  models: [tinierhar]
+  methods:
+    - full
+    - lora: {r: 4}
+  seeds: [0]
+  folds: [0]
+"""
+
+
+def validate(tmp_path, capsys, text: str) -> tuple[int, str]:
+    """Write ``text`` as a suite file, run `harbench validate` on it: (exit code, stderr)."""
+    path = tmp_path / "user.yaml"
+    path.write_text(text)
+    code = cli.main(["validate", str(path)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, " ".join(err.split())  # the message is wrapped to the terminal
+
+
+def test_yaml_1_2_numbers_lr_1e_3_is_a_float(tmp_path, capsys):
+    code, _ = validate(tmp_path, capsys, USER_SUITE)
+    assert code == 0
+    specs = suite.load(tmp_path / "user.yaml").expand()
+    assert {s.training["lr"] for s in specs} == {0.001}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "key", "text"),
+    [
+        ("    lr: 1e-3", "    lr: -1", 5, "defaults.training.lr", "expected float > 0, got -1"),
+        ("    lr: 1e-3", "    lr_factor: 5", 5, "defaults.training.lr_factor", "> 0 and < 1"),
+        ("    lr: 1e-3", "    val_fraction: 1.5", 5, "defaults.training.val_fraction", "< 1"),
+        (
+            "    lr: 1e-3",
+            "    budget: {per_class: 0}",
+            5,
+            "defaults.training.budget.per_class",
+            "expected int >= 1",
+        ),
+        ("    lr: 1e-3", "    epochz: 3", 5, "defaults.training.epochz", "Did you mean 'epochs'"),
+        (
+            "  seeds: [0]",
+            "  seeds: [0, 2147483648]",
+            12,
+            "matrix.seeds.1",
+            "outside the stored range",
+        ),
+        ("    - lora: {r: 4}", "    - lora: {r: 0}", 11, "matrix.methods.1.lora.r", ">= 1"),
+        (
+            "    - lora: {r: 4}",
+            "    - lora: {r: [4, 0]}",
+            11,
+            "matrix.methods.1.lora.r.1",
+            "expected int >= 1, got 0",
+        ),
+        (
+            "matrix:",
+            "  window: {seconds: -2}\nmatrix:",
+            6,
+            "defaults.window.seconds",
+            "expected float > 0",
+        ),
+        (
+            "matrix:",
+            "  pretrain: {seed: 2147483648}\nmatrix:",
+            6,
+            "defaults.pretrain.seed",
+            "< 2147483648",
+        ),
+        (
+            "matrix:",
+            "  protocol: {name: subject_groups, groups: 7}\nmatrix:",
+            6,
+            "defaults.protocol",
+            "groups 7 exceeds the 6 subjects of dataset 'synthetic'",
+        ),
+        (
+            "matrix:",
+            "  protocol: {name: subject_groups, groups: 1}\nmatrix:",
+            6,
+            "defaults.protocol.groups",
+            "expected int >= 2",
+        ),
+        (
+            "matrix:",
+            "  protocol: {name: lsoo}\nmatrix:",
+            6,
+            "defaults.protocol.name",
+            "unknown protocol 'lsoo'. Did you mean 'loso'",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\nexecutor: {name: process, workers: -4}",
+            14,
+            "executor.workers",
+            "expected int >= 1, got -4",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\nexecutor: {name: procss}",
+            14,
+            "executor.name",
+            "Did you mean 'process'",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\nexclude:\n  - {model: tinyerhar}",
+            15,
+            "exclude.0.model",
+            "unknown model 'tinyerhar'. Did you mean 'tinierhar'",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\nexclude:\n  - {model: tinyhar}",
+            15,
+            "exclude.0.model",
+            "model 'tinyhar' is not in matrix.models",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\noverrides:\n  - when: {method: [full, lroa]}\n    set: {}",
+            15,
+            "overrides.0.when.method.1",
+            "Did you mean 'lora'",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\noverrides:\n  - when: {method_params: {rank: 4}}\n    set: {}",
+            15,
+            "overrides.0.when.method_params.rank",
+            "has a parameter 'rank'",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\noverrides:\n  - when: {method: lora}\n    set: {training: {lr: -1}}",
+            16,
+            "overrides.0.set.training.lr",
+            "expected float > 0",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\ncompare: {reference: lora, fraction: 1.5}",
+            14,
+            "compare.fraction",
+            "expected float > 0 and <= 1",
+        ),
+        (
+            "  folds: [0]",
+            "  folds: [0]\ncompare: {reference: dora}",
+            14,
+            "compare.reference",
+            "reference method 'dora' is not in matrix.methods",
+        ),
+        (
+            "  datasets: [synthetic]",
+            "  datasets: [{synthetic: {subjects: [1, 2, 9]}}]",
+            7,
+            "matrix.datasets.0.synthetic.subjects",
+            "[9] are not subjects of dataset 'synthetic'",
+        ),
+        (
+            "name: user",
+            "name: user\nskip_missing_datasets: yes",
+            2,
+            "skip_missing_datasets",
+            "expected true or false, got 'yes'",
+        ),
+    ],
+)
+def test_bad_values_exit_2_at_validate_with_file_line_and_full_key(
+    tmp_path, capsys, old, new, line, key, text
+):
+    assert old in USER_SUITE
+    code, err = validate(tmp_path, capsys, USER_SUITE.replace(old, new))
+    assert code == 2
+    assert f"user.yaml, line {line}, key '{key}':" in err
+    assert text in err
+
+
+def test_an_override_that_breaks_a_method_is_located_at_the_override(tmp_path, capsys):
+    text = USER_SUITE + "overrides:\n  - when: {method: lora}\n    set: {method: {r: 0}}\n"
+    code, err = validate(tmp_path, capsys, text)
+    assert code == 2 and "line 16, key 'overrides.0.set.method.r'" in err and ">= 1" in err
+
+
+def test_duplicate_keys_are_refused_naming_both_lines(tmp_path, capsys):
+    text = USER_SUITE.replace("    lr: 1e-3\n", "    lr: 1e-3\n    epochs: 5\n")
+    code, err = validate(tmp_path, capsys, text)
+    assert code == 2
+    assert "line 6, key 'defaults.training.epochs'" in err
+    assert "duplicate key 'epochs' (first at line 4, again at line 6)" in err
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path, capsys):
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    code, err = validate(tmp_path, capsys, "\n".join(levels) + "\n" + USER_SUITE)
+    assert code == 2 and "alias" in err and "user.yaml, line" in err
+
+
+def test_many_alias_uses_are_refused(tmp_path, capsys):
+    uses = "".join("  - *s\n" for _ in range(101))
+    code, err = validate(tmp_path, capsys, "x: &s 1\ny:\n" + uses + USER_SUITE)
+    assert code == 2 and "more than 100 alias uses" in err
+
+
+# ---- model/method compatibility at validate (issue 13) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "method", "text"),
+    [
+        (
+            "{mae: {dim: 16, depth: 1, heads: 2}}",
+            "lora_edge",
+            "method 'lora_edge' adapts conv layers and backbone 'mae' declares no conv layer",
+        ),
+        (
+            "convnet1d",
+            "ia3",
+            "method 'ia3' adapts linear layers and backbone 'convnet1d' declares no linear layer",
+        ),
+        (
+            "resnet1d",
+            "{vera: {r: 4}}",
+            "method 'vera' adapts linear layers and backbone 'resnet1d'",
+        ),
+    ],
+)
+def test_incompatible_model_and_method_fail_at_validate(tmp_path, capsys, model, method, text):
+    suite_text = USER_SUITE.replace("  models: [tinierhar]", f"  models: [{model}]").replace(
+        "    - lora: {r: 4}", f"    - {method}"
+    )
+    code, err = validate(tmp_path, capsys, suite_text)
+    assert code == 2
+    assert "user.yaml, line 11, key 'matrix.methods.1" in err and text in err
+
+
+def test_compatible_pairs_and_explicit_targets_pass():
+    text = USER_SUITE.replace("  models: [tinierhar]", "  models: [convnet1d, tinierhar]")
+    text = text.replace("    - lora: {r: 4}", "    - lora_edge\n    - {lora: {r: 4}}")
+    specs = load(text).expand()
+    pairs = {(s.model, s.method) for s in specs}
+    assert pairs >= {("convnet1d", "lora_edge"), ("tinierhar", "lora")}
+    explicit = USER_SUITE.replace("  models: [tinierhar]", "  models: [convnet1d]").replace(
+        "    - lora: {r: 4}", "    - {ia3: {targets: [conv1]}}"
+    )
+    assert load(explicit).expand()  # named modules: the method checks them when it adapts
+
+
+# ---- plan, identity, subsets, compare -----------------------------------------------------------
+
+
+def test_expand_builds_the_plan_lazily_once(monkeypatch):
+    calls = []
+    real = suite._expand
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(suite, "_expand", counting)
+    loaded = load(BASE)
+    assert calls == []
+    first = loaded.expand()
+    assert loaded.expand() is first and loaded.specs is first and calls == [1]
+
+
+def test_identity_includes_plugin_versions_and_the_data_fingerprint(monkeypatch):
+    from harbench import plugins
+
+    spec = load(BASE).expand()[0]
+    canonical = spec.canonical()
+    assert canonical["versions"] == {
+        "dataset": plugins.get("datasets", "synthetic").loader_version,
+        "model": plugins.get("models", "tinierhar").version,
+        "method": plugins.get("methods", spec.method).version,
+        "protocol": "subject_groups=" + plugins.get("protocols", "subject_groups").version,
+    }
+    assert canonical["data_fingerprint"]
+    method = plugins.get("methods", spec.method)
+    monkeypatch.setattr(type(method), "version", method.version + ".changed")
+    again = load(BASE).expand()[0]
+    assert (again.method, again.fold, again.seed) == (spec.method, spec.fold, spec.seed)
+    assert again.run_id != spec.run_id
+
+
+def test_a_dataset_restricted_to_some_subjects():
+    text = USER_SUITE.replace(
+        "  datasets: [synthetic]", "  datasets: [{synthetic: {subjects: [4, 1, 2]}}]"
+    ).replace("  folds: [0]\n", "").replace("matrix:", "  protocol: {name: loso}\nmatrix:")
+    specs = load(text).expand()
+    assert {s.fold for s in specs} == {0, 1, 2}  # loso over the 3 listed subjects
+    assert all(s.dataset_params == {"subjects": [1, 2, 4]} for s in specs)
+    assert specs[0].subjects == [1, 2, 4]
+    too_many = text.replace("{name: loso}", "{name: subject_groups, groups: 4}")
+    with pytest.raises(SuiteError, match="groups 4 exceeds the 3 subjects"):
+        load(too_many)
+
+
+def test_subject_adaptation_makes_one_fold_per_target():
+    text = USER_SUITE.replace("  folds: [0]\n", "").replace(
+        "matrix:", "  protocol: {name: subject_adaptation, targets: [2, 5]}\nmatrix:"
+    )
+    specs = load(text).expand()
+    assert {s.fold for s in specs} == {0, 1}
+    assert specs[0].protocol == {"name": "subject_adaptation", "targets": [2, 5],
+                                 "adapt_fraction": 0.5}
+
+
+def test_compare_is_parsed_with_its_defaults():
+    plain = load(USER_SUITE + "compare: {reference: full}\n")
+    assert plain.compare == {"reference": "full", "fraction": 0.95}
+    absolute = load(USER_SUITE + "compare: {f1: 0.8}\n")
+    assert absolute.compare == {"reference": "full", "f1": 0.8}
+    assert load(USER_SUITE).compare is None
+    with pytest.raises(SuiteError, match="either fraction"):
+        load(USER_SUITE + "compare: {fraction: 0.9, f1: 0.8}\n")
+
+
+def test_training_settings_in_a_spec_are_complete_and_typed():
+    spec = load(USER_SUITE).expand()[0]
+    assert spec.training == {**TrainingSettings(epochs=2, lr=1e-3).to_dict()}
+    assert spec.training["bn_policy"] == "update" and spec.training["precision"] == "fp32"
+
+
+def test_pretraining_seed_follows_the_run_unless_set():
+    text = USER_SUITE.replace("matrix:", "  pretrain: {objective: supervised}\nmatrix:")
+    stage = load(text).expand()[0].pretrain
+    assert stage["objective"] == "supervised" and "seed" not in stage
+    fixed = load(text.replace("{objective: supervised}", "{objective: supervised, seed: 3}"))
+    assert fixed.expand()[0].pretrain["seed"] == 3
