@@ -52,7 +52,9 @@ _OTHER_DATASET_OFFSET = 1_000_000  # subject ids of other datasets are shifted b
 
 
 def _model_name(model: nn.Module) -> str:
-    return getattr(model, "harbench_model", None) or type(model).__name__
+    from harbench.contracts import INFO_ATTRIBUTE, model_info
+
+    return model_info(model).name if hasattr(model, INFO_ATTRIBUTE) else type(model).__name__
 
 
 def _check_objective(objective: str) -> None:
@@ -83,15 +85,10 @@ def _check_data(X: Any) -> np.ndarray:
 
 
 def _head_name(model: nn.Module) -> str:
-    from harbench import api
+    """The classifier head's name (a model built outside ``build_model``: "head")."""
+    from harbench.contracts import INFO_ATTRIBUTE, model_info
 
-    info = getattr(api, "model_info", None)
-    if info is not None:
-        try:
-            return info(model).head
-        except Exception:  # a model built outside api.build_model
-            pass
-    return getattr(model, "harbench_head", "head")
+    return model_info(model).head if hasattr(model, INFO_ATTRIBUTE) else "head"
 
 
 def _under(key: str, prefixes: tuple[str, ...]) -> bool:

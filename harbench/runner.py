@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import platform
 import random
@@ -22,11 +21,10 @@ from harbench.data.load import load_windows
 from harbench.data.normalise import ZScore
 from harbench.data.protocols import label_budget, make_folds, validation_split
 from harbench.data.windows import Windows
+from harbench.measure.counting import trainable_shares
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
 from harbench.suite import RunSpec
 from harbench.train import DivergedError, TrainConfig, evaluate, fit, to_tensors
-
-BN_POLICIES = ("update", "frozen", "method")
 
 _epoch_listener: Callable[[RunSpec, dict[str, float]], None] | None = None
 _memory_source: MemorySource = TorchCudaMemory()
@@ -213,43 +211,7 @@ def prepare(spec: RunSpec) -> RunData:
 
 def bn_policy(spec: RunSpec) -> str:
     """The run's BatchNorm policy: the training setting, "method" meaning the method's own."""
-    policy = spec.training.get("bn_policy") or "update"
-    if policy not in BN_POLICIES:
-        raise HarbenchError(
-            f"training.bn_policy must be one of {', '.join(BN_POLICIES)}, got {policy!r}"
-        )
-    if policy == "method":
-        policy = getattr(plugins.get("methods", spec.method), "bn_policy", "update")
-    return policy
-
-
-def _adapt(model, spec: RunSpec, policy: str):
-    """``api.adapt`` with the run's BatchNorm policy where the API accepts one."""
-    if "bn_policy" in inspect.signature(api.adapt).parameters:
-        return api.adapt(model, spec.method, bn_policy=policy, **spec.method_params)
-    return api.adapt(model, spec.method, **spec.method_params)
-
-
-def _head_name(model) -> str:
-    info = getattr(api, "model_info", None)
-    if info is not None:
-        try:
-            return info(model).head
-        except Exception:  # a model built outside api.build_model
-            pass
-    return getattr(model, "harbench_head", "head")
-
-
-def _head_params(model, head: str, trainable_only: bool) -> int:
-    """Parameters inside the classifier head (matched by module-path component)."""
-    total, seen = 0, set()
-    for name, p in model.named_parameters():
-        if id(p) in seen or f".{head}." not in f".{name}":
-            continue
-        seen.add(id(p))
-        if p.requires_grad or not trainable_only:
-            total += p.numel()
-    return total
+    return api.resolve_bn_policy(spec.training.get("bn_policy") or "update", spec.method)
 
 
 def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
@@ -270,9 +232,7 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
         spec.model, channels=n_channels, window=window, classes=n_classes, **spec.model_params
     )
     pretrain.strip_pretraining(model)  # a pretraining-only decoder is not part of the model
-    head = _head_name(model)
     base_counts = api.count(model, window=window, channels=n_channels)
-    base_head_params = _head_params(model, head, trainable_only=False)
     metrics: dict[str, float] = {}
     pretrain_curves: list[dict[str, Any]] = []
     setup_seconds = 0.0
@@ -286,9 +246,10 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
             before = evaluate(model, X_test, y_test, n_classes)
             metrics["source_macro_f1"] = before["macro_f1"]
             metrics["source_accuracy"] = before["accuracy"]
-    policy = bn_policy(spec)
     started = time.perf_counter()
-    model = _adapt(model, spec, policy)
+    model = api.adapt(model, spec.method, bn_policy=spec.training.get("bn_policy") or "update",
+                      **spec.method_params)
+    policy = api.adapted_info(model).bn_policy
     model.to(device)
     setup_seconds += time.perf_counter() - started
     adapted_counts = api.count(model, window=window, channels=n_channels)
@@ -316,7 +277,6 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
     merged_counts = api.count(deployed, window=window, channels=n_channels)
 
     trainable = adapted_counts["trainable"]
-    trainable_head = _head_params(model, head, trainable_only=True)
     epochs_run = len(result.curves)
     metrics.update({
         "accuracy": test["accuracy"],
@@ -327,10 +287,8 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
         "merged_macro_f1": merged_test["macro_f1"],
         "params": base_counts["params"],
         "trainable_params": trainable,
-        "trainable_share": trainable / max(1, base_counts["params"]),
-        "trainable_params_no_head": trainable - trainable_head,
-        "trainable_share_no_head": (trainable - trainable_head)
-        / max(1, base_counts["params"] - base_head_params),
+        **trainable_shares(base_counts, adapted_counts),
+        "trainable_params_no_head": adapted_counts["trainable_no_head"],
         "macs": base_counts["macs"],
         "merged_params": merged_counts["params"],
         "merged_macs": merged_counts["macs"],

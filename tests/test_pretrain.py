@@ -323,3 +323,28 @@ def test_pretraining_seed_follows_the_run_unless_the_stage_sets_one():
     ids = [pt.identity(s, prepare(s)) for s in follow + fixed]
     assert [i["seed"] for i in ids] == [0, 1, 7, 7]
     assert pt.stage_key(follow[0]) != pt.stage_key(follow[1])
+
+
+def test_supervised_on_other_datasets_pools_class_names_and_recreates_the_head(monkeypatch):
+    from harbench.runner import prepare
+
+    spec, = specs("{objective: supervised, epochs: 1, batch_size: 16, datasets: [wisdm]}",
+                  model=TINY)
+    data = prepare(spec)
+    rng = np.random.default_rng(0)
+    other = Windows(rng.standard_normal((40, 50, 3)).astype(np.float32),
+                    np.tile(np.arange(2), 20), np.repeat(np.arange(1, 5), 10),
+                    ("class0_5hz", "zeta"), ("x", "y", "z"), 25.0)
+    monkeypatch.setattr("harbench.data.load.load_windows", lambda name, **kw: other)
+    gathered = pt._gather(dict(spec.pretrain), spec, data)
+    assert gathered.classes == ("class0_5hz", "zeta")
+    assert set(gathered.subjects.tolist()) == {1_000_001, 1_000_002, 1_000_003, 1_000_004}
+    model = build_model("tinierhar", channels=3, window=50, classes=4, filters=4, hidden=8)
+    head_before = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("head.")}
+    loaded = pt.for_run(spec, model, data)
+    assert not loaded.head_kept and loaded.subjects == []  # none of the run's own subjects
+    stored = torch.load(pt.default_dir() / loaded.key / "weights.pt", weights_only=True)
+    assert stored["head.weight"].shape[0] == 2  # the source classes
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in head_before.items())
+    body = [k for k in stored if not k.startswith("head.")]
+    assert body and all(torch.equal(model.state_dict()[k], stored[k]) for k in body)

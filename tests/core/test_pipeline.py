@@ -194,15 +194,17 @@ def test_missing_datasets_are_skipped_with_a_reason_when_the_suite_allows(tmp_pa
     text = SUITE.replace("[synthetic]", "[synthetic, pamap2]").replace("[0, 1]", "[0]")
     path = tmp_path / "m.yaml"
     path.write_text(text + "skip_missing_datasets: true\n")
-    from rich.console import Console
+    from harbench import events
 
-    console = Console(record=True, width=200)
-    summary = coordinator.run_suite(path, db=tmp_path / "m.duckdb", console=console)
+    seen = []
+    summary = coordinator.run_suite(path, db=tmp_path / "m.duckdb", sink=seen.append)
     assert (summary.total, summary.ok) == (2, 2)
-    assert "skipping dataset pamap2: not present in" in console.export_text()
+    skipped = [e for e in seen if isinstance(e, events.DatasetSkipped)]
+    assert [e.dataset for e in skipped] == ["pamap2"]
+    assert "not present in" in skipped[0].reason
     strict = tmp_path / "strict.yaml"
     strict.write_text(text)
-    failed = coordinator.run_suite(strict, db=tmp_path / "s.duckdb", console=console)
+    failed = coordinator.run_suite(strict, db=tmp_path / "s.duckdb")
     assert failed.failed == 2  # without the flag, a missing dataset is a failed run with its reason
     errors = rows(tmp_path / "s.duckdb", "SELECT error FROM runs WHERE dataset = 'pamap2'")
     assert all("not present" in e and "harbench data fetch pamap2" in e for (e,) in errors)
