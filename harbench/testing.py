@@ -1,0 +1,253 @@
+"""Checks a plugin author calls from their own tests (the built-in plugins pass them too).
+
+Each ``check_*`` function raises ``AssertionError`` with a sentence naming what is wrong, and
+returns a small dict of what it saw, so a test can assert more::
+
+    from harbench.testing import check_dataset, check_method, check_model
+
+    def test_my_dataset(tmp_path):
+        write_my_raw_files(tmp_path)                 # in the dataset's published layout
+        check_dataset(MyDataset(), tmp_path)
+
+    def test_my_model():
+        check_model(MyModel())
+
+    def test_my_method():
+        check_method(MyMethod(), model="convnet1d")  # any registered backbone
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harbench.contracts import DatasetPlugin, MethodPlugin, ModelInfo, ModelPlugin
+
+__all__ = ["check_dataset", "check_method", "check_model"]
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def check_dataset(
+    plugin: DatasetPlugin, root: str | Path, *, subjects: list[int] | None = None
+) -> dict[str, Any]:
+    """Load the raw files under ``root`` and check the recordings against the declared facts.
+
+    Checks: float32 [T, C] signals with C = the declared channels, int64 labels in -1..K-1,
+    subjects among the declared ones (and only ``subjects`` when given), declared classes and
+    label codes agree, ``files()`` lists existing files, loading twice gives the same data,
+    and at least one window of the dataset's default length can be cut.
+    """
+    import numpy as np
+
+    from harbench.data.windows import make_windows
+
+    root = Path(root)
+    name = getattr(plugin, "name", type(plugin).__name__)
+    if not plugin.channels:
+        _fail(f"dataset {name!r} declares no channels")
+    if not plugin.classes:
+        _fail(f"dataset {name!r} declares no classes")
+    if plugin.label_codes and len(plugin.label_codes) != len(plugin.classes):
+        _fail(f"dataset {name!r}: {len(plugin.label_codes)} label codes for "
+              f"{len(plugin.classes)} classes")
+    if not plugin.rate_hz or plugin.rate_hz <= 0:
+        _fail(f"dataset {name!r}: rate_hz must be positive, got {plugin.rate_hz!r}")
+    recordings = plugin.load(root, subjects) if subjects is not None else plugin.load(root)
+    if not recordings:
+        _fail(f"dataset {name!r} loaded no recording from {root}")
+    n_channels, n_classes = len(plugin.channels), len(plugin.classes)
+    allowed = set(subjects) if subjects is not None else set(plugin.subjects)
+    for rec in recordings:
+        where = f"dataset {name!r}, recording {rec.name or rec.subject}"
+        if rec.signals.dtype != np.float32 or rec.signals.ndim != 2:
+            _fail(f"{where}: signals must be float32 [T, C], got {rec.signals.dtype} "
+                  f"{rec.signals.shape}")
+        if rec.signals.shape[1] != n_channels:
+            _fail(f"{where}: {rec.signals.shape[1]} channels, {n_channels} declared")
+        if rec.labels.dtype != np.int64 or rec.labels.shape != (rec.signals.shape[0],):
+            _fail(f"{where}: labels must be int64 [T] matching the signals, got "
+                  f"{rec.labels.dtype} {rec.labels.shape}")
+        if rec.labels.size and (rec.labels.min() < -1 or rec.labels.max() >= n_classes):
+            _fail(f"{where}: labels outside -1..{n_classes - 1}")
+        if allowed and int(rec.subject) not in allowed:
+            _fail(f"{where}: subject {rec.subject} is not among {sorted(allowed)}")
+    files = plugin.files(root, subjects) if subjects is not None else plugin.files(root)
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        _fail(f"dataset {name!r}: files() lists files that do not exist: {missing[:3]}")
+    again = plugin.load(root, subjects) if subjects is not None else plugin.load(root)
+    if len(again) != len(recordings) or any(
+        not np.array_equal(a.signals, b.signals) or not np.array_equal(a.labels, b.labels)
+        for a, b in zip(recordings, again)
+    ):
+        _fail(f"dataset {name!r}: loading twice gave different recordings")
+    window = max(1, round(plugin.window_s * plugin.rate_hz))
+    step = max(1, round(plugin.step_s * plugin.rate_hz))
+    windows = make_windows(
+        recordings,
+        window=window,
+        step=step,
+        classes=tuple(plugin.classes),
+        channels=tuple(c.name for c in plugin.channels),
+        rate_hz=float(plugin.rate_hz),
+        dataset=name,
+    )
+    if len(windows.y) == 0:
+        _fail(f"dataset {name!r}: no labelled window of {window} samples can be cut")
+    return {
+        "recordings": len(recordings),
+        "windows": int(len(windows.y)),
+        "subjects": sorted({int(r.subject) for r in recordings}),
+        "classes_seen": sorted({int(c) for c in np.unique(windows.y)}),
+    }
+
+
+def _info(plugin: ModelPlugin, channels: int, window: int, classes: int) -> ModelInfo:
+    return ModelInfo(
+        name=plugin.name,
+        head=plugin.head,
+        targets={k: tuple(v) for k, v in plugin.targets.items()},
+        channels=channels,
+        window=window,
+        classes=classes,
+    )
+
+
+def check_model(
+    plugin: ModelPlugin,
+    *,
+    channels: int = 6,
+    window: int = 128,
+    classes: int = 5,
+    batch: int = 4,
+    **params: Any,
+) -> dict[str, Any]:
+    """Build the backbone and check its contract.
+
+    Checks: float32 [B, T, C] -> finite logits [B, K] in train and eval mode; the same seed builds
+    the same weights; ``head`` names a submodule with parameters; every declared target family
+    matches at least one module; a backward pass reaches every parameter that requires grad.
+    """
+    import torch
+
+    from harbench.settings import plugin_params, resolve
+
+    name = plugin.name
+    resolved = resolve(f"model {name!r}", plugin_params(plugin), params)
+    torch.manual_seed(0)
+    model = plugin.build(channels=channels, window=window, classes=classes, **resolved)
+    torch.manual_seed(0)
+    twin = plugin.build(channels=channels, window=window, classes=classes, **resolved)
+    state, twin_state = model.state_dict(), twin.state_dict()
+    if state.keys() != twin_state.keys() or any(
+        not torch.equal(state[k], twin_state[k]) for k in state
+    ):
+        _fail(f"model {name!r}: two builds under the same seed differ")
+    x = torch.randn(batch, window, channels)
+    for mode in ("train", "eval"):
+        model.train(mode == "train")
+        out = model(x)
+        if tuple(out.shape) != (batch, classes) or out.dtype != torch.float32:
+            _fail(f"model {name!r} ({mode} mode): logits {tuple(out.shape)} {out.dtype}, "
+                  f"expected ({batch}, {classes}) float32")
+        if not torch.isfinite(out).all():
+            _fail(f"model {name!r} ({mode} mode): non-finite logits")
+    modules = dict(model.named_modules())
+    head = modules.get(plugin.head)
+    if head is None or not any(True for _ in head.parameters()):
+        _fail(f"model {name!r}: head {plugin.head!r} is not a submodule with parameters")
+    for family, suffixes in plugin.targets.items():
+        matched = [n for n in modules if any(n == s or n.endswith("." + s) for s in suffixes)]
+        if suffixes and not matched:
+            _fail(f"model {name!r}: target family {family!r} {tuple(suffixes)} matches no module")
+    model.train()
+    model.zero_grad()
+    model(x).sum().backward()
+    pretraining_only = tuple(getattr(model, "pretrain_modules", ()))
+    no_grad = [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and p.grad is None and n.split(".")[0] not in pretraining_only
+    ]
+    if no_grad:
+        _fail(f"model {name!r}: backward reaches no gradient for {no_grad[:3]}")
+    return {
+        "params": sum(p.numel() for p in model.parameters()),
+        "info": _info(plugin, channels, window, classes),
+    }
+
+
+def check_method(
+    plugin: MethodPlugin,
+    *,
+    model: str | None = None,
+    channels: int = 6,
+    window: int = 128,
+    classes: int = 5,
+    steps: int = 3,
+    atol: float = 1e-4,
+    **params: Any,
+) -> dict[str, Any]:
+    """Adapt a registered backbone with the method and check what it did.
+
+    ``model`` defaults to "convnet1d", or "mae" for a method that only adapts linear layers.
+    Checks: something trains and the head is trainable; a few optimiser steps change the outputs;
+    the merged (deployable) model gives the outputs of the adapted one (``atol``) in eval mode;
+    ``adapter_state`` holds exactly the trainable parameters and loads back.
+    """
+    import torch
+
+    from harbench.api import attach_info, build_model
+    from harbench.contracts import AdaptedInfo
+    from harbench.settings import plugin_params, resolve
+
+    if model is None:
+        model = "mae" if tuple(plugin.needs) == ("linear",) else "convnet1d"
+    torch.manual_seed(0)
+    base = build_model(model, channels=channels, window=window, classes=classes)
+    info = base.harbench_info
+    resolved = resolve(f"method {plugin.name!r}", plugin_params(plugin), params)
+    resolved = plugin.derive_params(dict(resolved))
+    x = torch.randn(8, window, channels)
+    y = torch.arange(8) % classes
+    base.eval()
+    with torch.no_grad():
+        before = base(x).clone()
+    adapted = plugin.adapt(base, info, **resolved)
+    attach_info(adapted, AdaptedInfo(plugin.name, dict(resolved), "update", info))
+    trainable = {n for n, p in adapted.named_parameters() if p.requires_grad}
+    total = sum(p.numel() for p in adapted.parameters())
+    if not trainable:
+        _fail(f"method {plugin.name!r} leaves nothing trainable on {model!r}")
+    head_params = [n for n in trainable if n.startswith(info.head + ".") or f".{info.head}." in n]
+    if not head_params:
+        _fail(f"method {plugin.name!r}: the head {info.head!r} of {model!r} is not trainable")
+    optimiser = torch.optim.AdamW([p for p in adapted.parameters() if p.requires_grad], lr=1e-2)
+    adapted.train()
+    for _ in range(steps):
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(adapted(x), y).backward()
+        optimiser.step()
+    adapted.eval()
+    with torch.no_grad():
+        after = adapted(x).clone()
+    if torch.allclose(before, after):
+        _fail(f"method {plugin.name!r}: training changed nothing in the outputs")
+    state = plugin.adapter_state(adapted)
+    plugin.load_adapter_state(adapted, state)
+    deployed = plugin.merge(adapted)
+    deployed.eval()
+    with torch.no_grad():
+        merged = deployed(x)
+    gap = float((merged - after).abs().max())
+    if gap > atol:
+        _fail(f"method {plugin.name!r}: merged outputs differ from the adapted one's by {gap:.2e}")
+    return {
+        "trainable": sum(p.numel() for n, p in adapted.named_parameters() if n in trainable),
+        "params": total,
+        "merge_gap": gap,
+    }
+
