@@ -10,13 +10,18 @@ A subject's files are its run files present; a subject with none is missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, Recording
-from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
+from harbench_datasets.readers import (
+    SubjectFiles,
+    extract_hint,
+    find_base,
+    map_labels,
+    numeric_table,
+)
 
 FILE = re.compile(r"^S(\d{2})R(\d{2})\.txt$")
 POSITIONS = ("ankle", "thigh", "trunk")
@@ -53,22 +58,16 @@ class Daphnet(SubjectFiles, DatasetPlugin):
             out[subject] = mine or [folder / f"S{subject:02d}R01.txt"]
         return out
 
-    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
-        mapping = {code: i for i, code in enumerate(self.label_codes)}
-        recordings = []
-        for subject, paths in self.checked_files(root, subjects).items():
-            for path in paths:
-                table = numeric_table(path, columns=11)
-                labels = map_labels(table[:, 10], mapping, path, dropped=(0,))
-                signals = table[:, 1:10].astype(np.float32)
-                recordings.append(Recording(subject, signals, labels, path.stem))
-        return recordings
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
+        table = numeric_table(path, columns=11)
+        labels = map_labels(table[:, 10], {code: i for i, code in enumerate(self.label_codes)},
+                            path, dropped=(0,))
+        return [Recording(subject, table[:, 1:10].astype(np.float32), labels, path.stem)]
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and extract it so that "
-            f"the run files lie in {root / 'dataset'} (e.g. {root / 'dataset' / 'S01R01.txt'}); "
-            "the archive's own dataset_fog_release/dataset/ folder is also accepted."
+        return extract_hint(
+            self, root / "dataset" / "S01R01.txt",
+            " (the archive's own dataset_fog_release/dataset/ folder is also accepted)",
         )
 
 

@@ -14,13 +14,12 @@ segment of some activity is missing (copies with fewer than 60 segments per fold
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.readers import SubjectFiles, find_base, numbered, numeric_table
+from harbench_datasets.readers import SubjectFiles, extract_hint, find_base, numbered, numeric_table
 
 ACTIVITY_DIR = re.compile(r"^a(\d{2})$")
 SUBJECT_DIR = re.compile(r"^p(\d+)$")
@@ -74,27 +73,20 @@ class Dsads(SubjectFiles, DatasetPlugin):
             out[subject] = paths
         return out
 
-    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
-        recordings = []
-        for subject, paths in self.checked_files(root, subjects).items():
-            for path in paths:
-                code = path.parent.parent.name
-                table = numeric_table(path, columns=45, delimiter=",")
-                if len(table) != ROWS_PER_SEGMENT:
-                    raise HarbenchError(
-                        f"{path}: expected {ROWS_PER_SEGMENT} rows (5 s at 25 Hz), "
-                        f"found {len(table)}"
-                    )
-                labels = np.full(len(table), self.label_codes.index(code), dtype=np.int64)
-                name = f"{code}_p{subject}_{path.stem}"
-                recordings.append(Recording(subject, table.astype(np.float32), labels, name))
-        return recordings
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
+        code = path.parent.parent.name
+        table = numeric_table(path, columns=45, delimiter=",")
+        if len(table) != ROWS_PER_SEGMENT:
+            raise HarbenchError(
+                f"{path}: expected {ROWS_PER_SEGMENT} rows (5 s at 25 Hz), found {len(table)}"
+            )
+        labels = np.full(len(table), self.label_codes.index(code), dtype=np.int64)
+        name = f"{code}_p{subject}_{path.stem}"
+        return [Recording(subject, table.astype(np.float32), labels, name)]
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and extract it so that "
-            f"{root / 'data' / 'a01' / 'p1' / 's01.txt'} exists "
-            f"(or {root / 'a01' / 'p1' / 's01.txt'})."
+        return extract_hint(
+            self, root / "data" / "a01" / "p1" / "s01.txt", f" (or {root / 'a01/p1/s01.txt'})"
         )
 
 

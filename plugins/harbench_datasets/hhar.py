@@ -33,9 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench.contracts import DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import resample
-from harbench_datasets.readers import chosen_subjects, find_base, runs
+from harbench_datasets.readers import (
+    acc_gyro_channels,
+    chosen_subjects,
+    extract_hint,
+    find_base,
+    open_text,
+    runs,
+)
 
 PREFIXES = ("Activity recognition exp", "")
 HEADER = ("Index", "Arrival_Time", "Creation_Time", "x", "y", "z", "User", "Model", "Device", "gt")
@@ -74,11 +81,7 @@ def read_sensor_file(path: Path, users: set[str]) -> dict[tuple[str, str], Strea
     codes = {gt: i for i, gt in enumerate(GT_CODES)}
     codes[NULL] = -1
     streams: dict[tuple[str, str], Stream] = {}
-    try:
-        handle = path.open(encoding="utf-8", errors="replace", newline="")
-    except OSError as exc:
-        raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with handle:
+    with open_text(path) as handle:
         header = tuple(h.strip() for h in handle.readline().lstrip("\ufeff").split(","))
         if header != HEADER:
             raise HarbenchError(
@@ -177,11 +180,7 @@ class Hhar(DatasetPlugin):
     name = "hhar"
     title = "HHAR: Heterogeneity Activity Recognition (phones)"
     device = "Phones"  # file prefix: Phones_* or Watch_*
-    channels = tuple(
-        Channel(f"{kind}_{axis}", kind, "waist", "m/s^2" if kind == "acc" else "rad/s")
-        for kind in ("acc", "gyro")
-        for axis in "xyz"
-    )
+    channels = acc_gyro_channels("waist", "m/s^2")
     rate_hz = 50.0
     subjects = tuple(range(1, len(USERS) + 1))
     classes = ("biking", "sitting", "standing", "walking", "stairs_up", "stairs_down")
@@ -242,21 +241,14 @@ class Hhar(DatasetPlugin):
         return recordings
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and unzip it into "
-            f"{root}, so that {root / PREFIXES[0] / 'Phones_accelerometer.csv'} exists."
-        )
+        return extract_hint(self, root / PREFIXES[0] / "Phones_accelerometer.csv")
 
 
 class HharWatch(Hhar):
     name = "hhar_watch"
     title = "HHAR: Heterogeneity Activity Recognition (watches)"
     device = "Watch"
-    channels = tuple(
-        Channel(f"{kind}_{axis}", kind, "wrist", "m/s^2" if kind == "acc" else "rad/s")
-        for kind in ("acc", "gyro")
-        for axis in "xyz"
-    )
+    channels = acc_gyro_channels("wrist", "m/s^2")
 
 
 PLUGINS = (Hhar, HharWatch)

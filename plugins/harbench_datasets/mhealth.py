@@ -9,7 +9,6 @@ the null class and is dropped (-1); 1..12 are the 12 activities. Each file is on
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +69,8 @@ class MHealth(SubjectFiles, DatasetPlugin):
         folder = find_base(root, FOLDERS, FILE) or root / FOLDERS[0]
         return {s: [folder / file_name(s)] for s in subjects}
 
-    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
-        return [load_file(paths[0], s) for s, paths in self.checked_files(root, subjects).items()]
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
+        return [load_file(path, subject)]
 
     def fetch_instructions(self, root: Path) -> str:
         return (

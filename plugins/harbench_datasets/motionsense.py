@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.readers import SubjectFiles, numeric_table
+from harbench_datasets.readers import SubjectFiles, numeric_table, open_text
 
 FOLDERS = ("A_DeviceMotion_data", "A_DeviceMotion_data/A_DeviceMotion_data",
            "data/A_DeviceMotion_data")
@@ -62,11 +62,8 @@ def data_folder(root: Path) -> Path:
 
 def column_positions(path: Path) -> tuple[list[int], int]:
     """Indices of the 12 used columns and the number of columns, from the header row."""
-    try:
-        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-            header = [h.strip() for h in next(csv.reader(handle), [])]
-    except OSError as exc:
-        raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with open_text(path) as handle:
+        header = [h.strip() for h in next(csv.reader(handle), [])]
     missing = [name for name, _, _ in COLUMNS if name not in header]
     if missing:
         raise HarbenchError(f"{path}, line 1: header lacks columns {missing}; found {header}")

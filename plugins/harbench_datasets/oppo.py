@@ -16,7 +16,6 @@ angular velocities are documented as "mm/s" (value x 1000).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -116,12 +115,8 @@ class Opportunity(SubjectFiles, DatasetPlugin):
         folder = find_base(root, FOLDERS, DAT_FILE) or root / FOLDERS[0]
         return {s: [folder / f"S{s}-{run}.dat" for run in RUNS] for s in subjects}
 
-    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
-        return [
-            load_file(path, subject)
-            for subject, paths in self.checked_files(root, subjects).items()
-            for path in paths
-        ]
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
+        return [load_file(path, subject)]
 
     def fetch_instructions(self, root: Path) -> str:
         return (

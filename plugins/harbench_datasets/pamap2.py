@@ -14,14 +14,20 @@ subject file; a subject's file is ``Protocol/subject1xx.dat``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, Recording
+from harbench.contracts import DatasetPlugin, Recording
 from harbench.data.parsing import interpolate_nans, resample
-from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
+from harbench_datasets.readers import (
+    SubjectFiles,
+    acc_gyro_channels,
+    extract_hint,
+    find_base,
+    map_labels,
+    numeric_table,
+)
 
 FILE = re.compile(r"^subject(\d{3})\.dat$")
 PREFIXES = ("", "PAMAP2_Dataset")
@@ -40,10 +46,7 @@ class Pamap2(SubjectFiles, DatasetPlugin):
     name = "pamap2"
     title = "PAMAP2 Physical Activity Monitoring (protocol activities)"
     channels = tuple(
-        Channel(f"{pos}_{kind}_{axis}", kind, pos, "m/s^2" if kind == "acc" else "rad/s")
-        for pos, _ in IMUS
-        for kind in ("acc", "gyro")
-        for axis in "xyz"
+        channel for pos, _ in IMUS for channel in acc_gyro_channels(pos, "m/s^2", prefix=f"{pos}_")
     )
     rate_hz = 33.0
     native_rate_hz = 100.0
@@ -69,25 +72,19 @@ class Pamap2(SubjectFiles, DatasetPlugin):
         base = find_base(root, PREFIXES, "Protocol") or root
         return {s: [base / "Protocol" / f"subject{s}.dat"] for s in subjects}
 
-    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
         mapping = {code: i for i, code in enumerate(self.label_codes)}
-        dropped = (0, *OPTIONAL_ACTIVITIES)
-        recordings = []
-        for subject, (path,) in self.checked_files(root, subjects).items():
-            table = numeric_table(path, columns=54)
-            labels = map_labels(table[:, 1], mapping, path, dropped=dropped)
-            signals, _ = interpolate_nans(table[:, list(SIGNAL_COLUMNS)])
-            signals, labels = resample(signals, labels, self.native_rate_hz, self.rate_hz)
-            recordings.append(
-                Recording(subject, signals.astype(np.float32), labels.astype(np.int64), path.stem)
-            )
-        return recordings
+        table = numeric_table(path, columns=54)
+        labels = map_labels(table[:, 1], mapping, path, dropped=(0, *OPTIONAL_ACTIVITIES))
+        signals, _ = interpolate_nans(table[:, list(SIGNAL_COLUMNS)])
+        signals, labels = resample(signals, labels, self.native_rate_hz, self.rate_hz)
+        return [Recording(subject, signals.astype(np.float32), labels.astype(np.int64), path.stem)]
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}); it holds "
-            f"PAMAP2_Dataset.zip: extract that so that {root / 'PAMAP2_Dataset' / 'Protocol'}"
-            f"/subject101.dat exists (or {root / 'Protocol' / 'subject101.dat'})."
+        return extract_hint(
+            self, root / "PAMAP2_Dataset" / "Protocol" / "subject101.dat",
+            f" (the download holds PAMAP2_Dataset.zip: extract that too; "
+            f"{root / 'Protocol' / 'subject101.dat'} also works)",
         )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
-from harbench.contracts import DatasetPlugin, HarbenchError
+from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import read_numeric_table
 
 # ---- where the files are ----------------------------------------------------------------------
@@ -46,6 +47,31 @@ def find_shallow(root: Path, name: str) -> Path | None:
         if found:
             return found[0]
     return None
+
+
+def acc_gyro_channels(
+    position: str, acc_unit: str, gyro_unit: str = "rad/s", prefix: str = ""
+) -> tuple[Channel, ...]:
+    """acc x/y/z then gyro x/y/z of one unit at ``position``, named ``{prefix}acc_x`` ..."""
+    return tuple(
+        Channel(f"{prefix}{kind}_{axis}", kind, position, unit)
+        for kind, unit in (("acc", acc_unit), ("gyro", gyro_unit))
+        for axis in "xyz"
+    )
+
+
+def extract_hint(plugin: DatasetPlugin, target: Path, note: str = "") -> str:
+    """``fetch_instructions`` text: download the first archive, extract it so ``target`` exists."""
+    page = f"\n(page: {plugin.source_url})" if plugin.source_url else ""
+    return f"Download {plugin.archive_urls[0]}{page} and extract it so that {target} exists{note}."
+
+
+def open_text(path: Path) -> TextIO:
+    """``path`` opened for reading text (csv-ready); a HarbenchError naming it if it cannot be."""
+    try:
+        return path.open(newline="", encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 # ---- subject subsets ------------------------------------------------------------------------
@@ -88,15 +114,29 @@ def require_files(
     )
 
 
-class SubjectFiles:
+class SubjectFiles(ABC):
     """Mixin for a DatasetPlugin whose raw files each belong to one subject.
 
     A loader defines ``needed(root, subjects)``: subject -> the files the published layout gives
-    it (missing ones included); ``files``, ``is_present`` and ``checked_files`` follow from it.
+    it (missing ones included); ``files``, ``is_present`` and ``checked_files`` follow from it,
+    and ``load`` reads every needed file with ``read_file`` unless the loader has its own.
     """
 
+    @abstractmethod
     def needed(self, root: Path, subjects: tuple[int, ...]) -> dict[int, list[Path]]:
-        raise NotImplementedError  # each loader states its own layout
+        """Subject -> the files the published layout gives it, missing ones included."""
+
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
+        """The recordings of one of ``subject``'s files."""
+        raise HarbenchError(f"dataset {self.name!r} reads no single file")
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        return [
+            recording
+            for subject, paths in self.checked_files(root, subjects).items()
+            for path in paths
+            for recording in self.read_file(path, subject)
+        ]
 
     def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
         needed = self.needed(root, chosen_subjects(self, subjects))

@@ -22,7 +22,7 @@ import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
-from harbench_datasets.readers import chosen_subjects, find_shallow, runs
+from harbench_datasets.readers import chosen_subjects, find_shallow, open_text, runs
 
 FILE_NAME = "RecGym.csv"
 POSITION = "wrist"
@@ -68,11 +68,7 @@ def read_wrist_rows(path: Path) -> tuple[list[tuple[int, int]], np.ndarray, np.n
     keys: list[tuple[int, int]] = []
     rows: list[list[float]] = []
     labels: list[int] = []
-    try:
-        handle = path.open(newline="", encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         header = [h.strip() for h in next(reader, [])]
         missing = [c for c in (*KEY_COLUMNS, *SIGNAL_COLUMNS) if c not in header]

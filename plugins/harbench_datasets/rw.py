@@ -28,7 +28,7 @@ import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
-from harbench_datasets.readers import SubjectFiles, find_base, numeric_table
+from harbench_datasets.readers import SubjectFiles, extract_hint, find_base, numeric_table
 
 ACTIVITIES = (
     "climbingdown", "climbingup", "jumping", "lying", "running", "sitting", "standing", "walking",
@@ -192,10 +192,9 @@ class RealWorld(SubjectFiles, DatasetPlugin):
         return recordings
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and extract it into "
-            f"{root} so that {root / 'proband1' / 'data' / 'acc_walking_csv.zip'} exists; leave "
-            "the acc_*_csv.zip files zipped."
+        return extract_hint(
+            self, root / "proband1" / "data" / "acc_walking_csv.zip",
+            "; leave the acc_*_csv.zip files zipped",
         )
 
 

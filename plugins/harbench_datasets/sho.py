@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
-from harbench_datasets.readers import SubjectFiles, find_shallow, runs
+from harbench_datasets.readers import SubjectFiles, find_shallow, open_text, runs
 
 POSITIONS = ("left_pocket", "right_pocket", "wrist", "upper_arm", "belt")
 FIELDS = ("Ax", "Ay", "Az", "Lx", "Ly", "Lz", "Gx", "Gy", "Gz", "Mx", "My", "Mz")
@@ -105,11 +104,7 @@ def _label(text: str, path: Path, line: int) -> int:
 
 def read_participant(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Signals [T, 60] (NaN where empty) and labels [T] of one participant file."""
-    try:
-        handle = path.open(newline="", encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with handle:
+    with open_text(path) as handle:
         reader = csv.reader(handle)
         positions_row = next(reader, [])
         header = next(reader, [])
@@ -167,17 +162,16 @@ class Shoaib(SubjectFiles, DatasetPlugin):
         folder = data_folder(root)
         return {s: [folder / file_name(s)] for s in subjects}
 
-    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
+        signals, labels = read_participant(path)
         recordings = []
-        for subject, (path,) in self.checked_files(root, subjects).items():
-            signals, labels = read_participant(path)
-            for start, stop in runs(labels.tolist()):
-                part, _ = interpolate_nans(signals[start:stop])
-                act = ACTIVITIES[labels[start]] if labels[start] >= 0 else "unlabelled"
-                recordings.append(Recording(
-                    subject, part.astype(np.float32), labels[start:stop].copy(),
-                    f"participant{subject:02d}_{act}_{start}",
-                ))
+        for start, stop in runs(labels.tolist()):
+            part, _ = interpolate_nans(signals[start:stop])
+            act = ACTIVITIES[labels[start]] if labels[start] >= 0 else "unlabelled"
+            recordings.append(Recording(
+                subject, part.astype(np.float32), labels[start:stop].copy(),
+                f"participant{subject:02d}_{act}_{start}",
+            ))
         return recordings
 
     def fetch_instructions(self, root: Path) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans, resample
-from harbench_datasets.readers import chosen_subjects, map_codes, mat_matrix, read_mat
+from harbench_datasets.readers import chosen_subjects, extract_hint, map_codes, mat_matrix, read_mat
 
 VARIABLE = "right_classall_clean"
 FILE = f"{VARIABLE}.mat"
@@ -112,9 +112,8 @@ class SkodaRight(DatasetPlugin):
         return f"missing file: expected {expected}"
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and extract it into "
-            f"{root} so that {root / 'SkodaMiniCP_2015_08' / FILE} (or {root / FILE}) exists."
+        return extract_hint(
+            self, root / "SkodaMiniCP_2015_08" / FILE, f" (or {root / FILE})"
         )
 
 

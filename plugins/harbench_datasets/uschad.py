@@ -10,13 +10,19 @@ trial of one of the 12 activities is missing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench_datasets.readers import SubjectFiles, find_base, mat_matrix, read_mat
+from harbench.contracts import DatasetPlugin, HarbenchError, Recording
+from harbench_datasets.readers import (
+    SubjectFiles,
+    acc_gyro_channels,
+    extract_hint,
+    find_base,
+    mat_matrix,
+    read_mat,
+)
 
 SUBJECT_DIR = re.compile(r"^Subject(\d+)$")
 TRIAL_FILE = re.compile(r"^a(\d+)t(\d+)\.mat$")
@@ -27,11 +33,7 @@ VARIABLE = "sensor_readings"
 class UscHad(SubjectFiles, DatasetPlugin):
     name = "uschad"
     title = "USC-HAD (USC Human Activity Dataset)"
-    channels = tuple(
-        Channel(f"{kind}_{axis}", kind, "front_right_hip", "g" if kind == "acc" else "deg/s")
-        for kind in ("acc", "gyro")
-        for axis in "xyz"
-    )
+    channels = acc_gyro_channels("front_right_hip", "g", "deg/s")
     rate_hz = 100.0
     subjects = tuple(range(1, 15))
     classes = (
@@ -69,24 +71,18 @@ class UscHad(SubjectFiles, DatasetPlugin):
             out[subject] = paths
         return out
 
-    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
-        recordings = []
-        for subject, paths in self.checked_files(root, subjects).items():
-            for path in paths:
-                activity, trial = (int(g) for g in TRIAL_FILE.match(path.name).groups())
-                readings = mat_matrix(read_mat(path, [VARIABLE]), VARIABLE, path, columns=6)
-                if np.isnan(readings).any():
-                    raise HarbenchError(f"{path}, variable {VARIABLE!r}: contains NaN")
-                labels = np.full(len(readings), activity - 1, dtype=np.int64)
-                name = f"subject{subject}_a{activity}t{trial}"
-                recordings.append(Recording(subject, readings.astype(np.float32), labels, name))
-        return recordings
+    def read_file(self, path: Path, subject: int) -> list[Recording]:
+        activity, trial = (int(g) for g in TRIAL_FILE.match(path.name).groups())
+        readings = mat_matrix(read_mat(path, [VARIABLE]), VARIABLE, path, columns=6)
+        if np.isnan(readings).any():
+            raise HarbenchError(f"{path}, variable {VARIABLE!r}: contains NaN")
+        labels = np.full(len(readings), activity - 1, dtype=np.int64)
+        name = f"subject{subject}_a{activity}t{trial}"
+        return [Recording(subject, readings.astype(np.float32), labels, name)]
 
     def fetch_instructions(self, root: Path) -> str:
-        return (
-            f"Download {self.archive_urls[0]}\n(page: {self.source_url}) and extract it so that "
-            f"{root / 'Subject1' / 'a1t1.mat'} exists (the archive's USC-HAD/ folder level is "
-            "also accepted)."
+        return extract_hint(
+            self, root / "Subject1" / "a1t1.mat", " (the archive's USC-HAD/ level is also accepted)"
         )
 
 
