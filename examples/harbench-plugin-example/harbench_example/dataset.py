@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,13 @@ class ExampleCsv(DatasetPlugin):
     def is_present(self, root: Path) -> bool:
         return (root / FILE).is_file()
 
-    def load(self, root: Path) -> list[Recording]:
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        """Every subject is in the one file."""
+        return [root / FILE]
+
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        """The recordings of ``subjects`` (None: all); rows of other subjects are skipped."""
+        wanted = set(self.subjects if subjects is None else subjects)
         path = root / FILE
         rows: dict[tuple[int, int], list[tuple[int, list[float]]]] = {}
         with path.open(newline="") as handle:
@@ -43,7 +50,8 @@ class ExampleCsv(DatasetPlugin):
                     values = [float(v) for v in row[3:6]]
                 except (ValueError, IndexError):
                     raise HarbenchError(f"{path}, line {line}: malformed row {row!r}") from None
-                rows.setdefault((subject, recording), []).append((label, values))
+                if subject in wanted:
+                    rows.setdefault((subject, recording), []).append((label, values))
         return [
             Recording(
                 subject=subject,
