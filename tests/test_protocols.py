@@ -141,12 +141,25 @@ def test_subject_adaptation_budget_and_validation_come_from_the_adaptation_part(
     fold = folds[4]
     train, val = protocols.validation_split(hapt, fold.train, 0.2, seed=0)
     labelled = protocols.label_budget(hapt, train, per_class=3, seed=0)
-    assert set(np.concatenate([train, val]).tolist()) == set(fold.train.tolist())
+    assert set(np.concatenate([train, val]).tolist()) <= set(fold.train.tolist())
+    assert not _shares_a_sample(hapt, train, val)
     assert set(labelled.tolist()) <= set(train.tolist())
     counts = np.bincount(hapt.y[labelled], minlength=len(hapt.classes))
     assert counts.max() <= 3 and (counts[np.unique(hapt.y[train])] >= 1).all()
     assert not _shares_a_sample(hapt, labelled, fold.test)
     assert not _shares_a_sample(hapt, val, fold.test)
+
+
+def test_a_single_subject_validates_on_the_end_of_each_class_one_window_apart(hapt):
+    own = np.flatnonzero(hapt.subject == 7)
+    train, val = protocols.validation_split(hapt, own, 0.25, seed=0)
+    assert len(np.intersect1d(train, val)) == 0 and not _shares_a_sample(hapt, train, val)
+    classes, counts = np.unique(hapt.y[own], return_counts=True)
+    # every class with two windows or more validates on about the last quarter of its windows
+    np.testing.assert_array_equal(np.unique(hapt.y[val]), classes[counts >= 2])
+    for c, n in zip(classes[counts >= 2], counts[counts >= 2]):
+        assert abs(np.sum(hapt.y[val] == c) - round(0.25 * n)) <= 1
+    assert len(train) + len(val) > 0.8 * len(own)
 
 
 def test_subject_adaptation_without_window_starts_is_refused(hapt):

@@ -21,9 +21,12 @@ __all__ = [
     "Fold",
     "bind",
     "fold_count",
+    "has_times",
     "label_budget",
     "make_folds",
+    "overlapping",
     "protocol_plugin",
+    "split_in_time",
     "validation_split",
 ]
 
@@ -76,7 +79,9 @@ def validation_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hold out whole training subjects (about ``fraction`` of them) for validation.
 
-    With a single training subject, the last ``fraction`` of its windows (contiguous) is held out.
+    With a single training subject (window k-fold, subject adaptation), the last ``fraction`` of
+    each class's windows in time validate, and training windows that share a sample with a
+    validation window are dropped (see :func:`split_in_time`).
     """
     subjects = np.unique(windows.subject[train])
     if len(subjects) >= 2:
@@ -85,8 +90,65 @@ def validation_split(
         val_subjects = rng.choice(subjects, size=n_val, replace=False)
         is_val = np.isin(windows.subject[train], val_subjects)
         return train[~is_val], train[is_val]
+    if has_times(windows):
+        head, tail = split_in_time(windows, train, 1.0 - fraction, keep_rest=True)
+        if len(head) and len(tail):
+            return head, tail
     n_val = max(1, int(round(fraction * len(train))))
     return train[:-n_val], train[-n_val:]
+
+
+def has_times(windows: Any) -> bool:
+    start = getattr(windows, "start", None)
+    return getattr(windows, "y", None) is not None and start is not None and len(start) == len(
+        windows.subject
+    )
+
+
+def split_in_time(
+    windows: Windows, index: np.ndarray, fraction: float, *, keep_rest: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(first, rest) of ``index``: per class, the first ``fraction`` of its windows in time
+    (recording, then start) and the others. Windows of the rest that share a sample with a window
+    of the first part are dropped (of the first part instead, with ``keep_rest``), so that the two
+    parts are at least one window apart. A class with a single window goes to the first part.
+    """
+    if not has_times(windows):
+        raise HarbenchError(
+            "splitting in time needs the start sample of every window (Windows.start)"
+        )
+    recording = windows.recording if len(windows.recording) else np.zeros(len(windows), int)
+    order = index[np.lexsort((windows.start[index], recording[index]))]
+    first, rest = [order[:0]], [order[:0]]
+    for c in np.unique(windows.y[order]):
+        members = order[windows.y[order] == c]  # this class's windows in time order
+        n_first = int(round(fraction * len(members)))
+        n_first = min(max(n_first, 1), max(len(members) - 1, 1))
+        first.append(members[:n_first])
+        rest.append(members[n_first:])
+    head, tail = np.sort(np.concatenate(first)), np.sort(np.concatenate(rest))
+    if keep_rest:
+        return head[~overlapping(windows, head, tail)], tail
+    return head, tail[~overlapping(windows, tail, head)]
+
+
+def overlapping(windows: Windows, candidates: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Whether each of ``candidates`` shares a sample with any of ``others`` (same recording,
+    starts less than one window length apart)."""
+    length = windows.X.shape[1]
+    out = np.zeros(len(candidates), dtype=bool)
+    recordings = windows.recording if len(windows.recording) else np.zeros(len(windows), int)
+    for rec in np.unique(recordings[candidates]):
+        in_rec = recordings[candidates] == rec
+        theirs = np.sort(windows.start[others[recordings[others] == rec]])
+        if len(theirs) == 0:
+            continue
+        starts = windows.start[candidates[in_rec]]
+        pos = np.searchsorted(theirs, starts)
+        after = np.abs(theirs[np.minimum(pos, len(theirs) - 1)] - starts)
+        before = np.abs(theirs[np.maximum(pos - 1, 0)] - starts)
+        out[in_rec] = np.minimum(after, before) < length
+    return out
 
 
 def label_budget(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
+from harbench.data import protocols
 from harbench.settings import Param
 
 from .common import check_subjects
@@ -64,52 +65,12 @@ class SubjectAdaptation(ProtocolPlugin):
             own = np.flatnonzero(windows.subject == target)
             if len(own) == 0:
                 raise HarbenchError(f"protocol subject_adaptation: subject {target} has no windows")
-            adapt, test = split_in_time(windows, own, fraction)
+            if not protocols.has_times(windows):
+                raise HarbenchError(
+                    "protocol subject_adaptation needs the start sample of every window "
+                    "(Windows.start); these windows have none"
+                )
+            adapt, test = protocols.split_in_time(windows, own, fraction)
             source = np.flatnonzero(windows.subject != target)
             folds.append(Fold(f"{i}:{target}", adapt, test, source=source))
         return folds
-
-
-def split_in_time(
-    windows, index: np.ndarray, fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(adaptation, test) window indices of one subject's ``index``: per class, the first
-    ``fraction`` of its windows in time adapt and the rest test, minus test windows that share a
-    sample with any adaptation window."""
-    if len(windows.start) != len(windows):
-        raise HarbenchError(
-            "protocol subject_adaptation needs the start sample of every window "
-            "(Windows.start); these windows have none"
-        )
-    recording = windows.recording[index] if len(windows.recording) else np.zeros(len(index))
-    order = index[np.lexsort((windows.start[index], recording))]
-    adapt_parts, test_parts = [], []
-    for c in np.unique(windows.y[order]):
-        members = order[windows.y[order] == c]  # this class's windows in time order
-        n_adapt = int(round(fraction * len(members)))
-        n_adapt = min(max(n_adapt, 1), max(len(members) - 1, 1))
-        adapt_parts.append(members[:n_adapt])
-        test_parts.append(members[n_adapt:])
-    adapt = np.sort(np.concatenate(adapt_parts))
-    test = np.sort(np.concatenate(test_parts))
-    return adapt, test[~_touches(windows, test, adapt)]
-
-
-def _touches(windows, candidates: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Whether each candidate window shares a sample with any of ``others`` (same recording,
-    starts less than one window length apart)."""
-    length = windows.X.shape[1]
-    out = np.zeros(len(candidates), dtype=bool)
-    recordings = windows.recording if len(windows.recording) else np.zeros(len(windows), int)
-    for rec in np.unique(recordings[candidates]):
-        in_rec = recordings[candidates] == rec
-        mine = candidates[in_rec]
-        theirs = np.sort(windows.start[others[recordings[others] == rec]])
-        if len(theirs) == 0:
-            continue
-        starts = windows.start[mine]
-        pos = np.searchsorted(theirs, starts)
-        after = np.abs(theirs[np.minimum(pos, len(theirs) - 1)] - starts)
-        before = np.abs(theirs[np.maximum(pos - 1, 0)] - starts)
-        out[in_rec] = np.minimum(after, before) < length
-    return out

@@ -13,7 +13,9 @@ from harbench.settings import Param
 class WindowKFold(ProtocolPlugin):
     name = "window_kfold"
     description = "k contiguous blocks of windows (single-subject datasets)"
-    version = "1"
+    # 2: a single subject's validation windows are the last part of each class, one window apart
+    # from the training windows (harbench.data.protocols.validation_split)
+    version = "2"
     params = {"k": Param(5, "number of blocks (folds)", min=2)}
 
     def fold_count(self, dataset: DatasetPlugin, params: dict[str, Any]) -> int:
