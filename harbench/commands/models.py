@@ -4,6 +4,7 @@ every registered dataset's window shape, and the mean TinyHAR / TinierHAR ratios
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 from statistics import mean
 
@@ -37,6 +38,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", action="append", dest="datasets", metavar="NAME",
                         help="only this dataset (repeatable)")
     parser.add_argument("--exact", action="store_true", help="print exact integers")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=cmd_models)
 
 
@@ -91,6 +93,31 @@ def mean_ratios(counts: dict[tuple[str, str], dict[str, int] | str], shapes: lis
         "macs": mean(a["macs"] / b["macs"] for a, b in pairs),
         "datasets": len(pairs),
     }
+
+
+def models_record(models: list[str]) -> list[dict]:
+    """Each model's description, defaults, head and adapter targets (the JSON output)."""
+    registry = plugins.registry()
+    out = []
+    for name in models:
+        plugin = registry.get("models", name)
+        out.append({"model": name, "description": plugin.description,
+                    "defaults": dict(plugin.defaults), "head": plugin.head,
+                    "adapter_targets": list(plugin.targets.get("adapter", ()))})
+    return out
+
+
+def counts_record(models: list[str], shapes: list[Shape], counts) -> dict:
+    """Parameters and MACs per (model, dataset shape) plus the mean ratios, as plain data."""
+    rows = []
+    for shape in shapes:
+        for name in models:
+            value = counts[(name, shape.dataset)]
+            rows.append({"model": name, "dataset": shape.dataset, "channels": shape.channels,
+                         "window": shape.window, "classes": shape.classes, "demo": shape.demo,
+                         **({"error": value} if isinstance(value, str) else value)})
+    return {"counts": rows, "mean_ratio": mean_ratios(counts, shapes),
+            "ratio": {"numerator": RATIO[0], "denominator": RATIO[1]}}
 
 
 def _human(n: int, exact: bool) -> str:
@@ -148,11 +175,18 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name in models:
         registry.get("models", name)  # did-you-mean error for a typo
     if not args.count:
+        if args.format == "json":
+            print(json.dumps(models_record(models), indent=2, default=str))
+            return 0
         console.print(_list_table())
         return 0
     shapes = dataset_shapes(args.datasets)
     if not shapes:
         raise HarbenchError("no dataset is registered: nothing to count")
+    if args.format == "json":
+        counts = count_all(models, shapes)
+        print(json.dumps(counts_record(models, shapes, counts), indent=2))
+        return 0
     with Progress(console=console, transient=True) as progress:
         counts = count_all(models, shapes, progress)
     console.print(_count_table(models, shapes, counts, args.exact))

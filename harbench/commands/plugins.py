@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from rich.console import Console
 from rich.table import Table
@@ -12,18 +13,35 @@ from harbench import plugins
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plugins", help="list plugins and what they register")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.set_defaults(handler=cmd_plugins)
 
 
-def cmd_plugins(args: argparse.Namespace) -> int:
+def plugins_record() -> dict:
+    """Every registration and load failure as plain data (the JSON output)."""
     registry = plugins.registry()
+    return {
+        "plugins": [
+            {"plugin": reg.plugin, "distribution": reg.distribution, "version": reg.version,
+             "registers": {kind: list(names) for kind, names in reg.items.items()}}
+            for reg in registry.registrations
+        ],
+        "failures": {name: str(error) for name, error in registry.failures.items()},
+    }
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    record = plugins_record()
+    if args.format == "json":
+        print(json.dumps(record, indent=2))
+        return 0
     table = Table(title="harbench plugins (entry-point group 'harbench')", title_justify="left")
     for col in ("plugin", "distribution", "version", "registers"):
-        table.add_column(col)
-    for reg in registry.registrations:
-        what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in reg.items.items())
-        table.add_row(reg.plugin, reg.distribution, reg.version, what or "(nothing)")
-    for name, error in registry.failures.items():
+        table.add_column(col, overflow="fold")
+    for reg in record["plugins"]:
+        what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in reg["registers"].items())
+        table.add_row(reg["plugin"], reg["distribution"], reg["version"], what or "(nothing)")
+    for name, error in record["failures"].items():
         table.add_row(name, "", "", f"[red]failed: {error}[/]")
     Console().print(table)
     return 0

@@ -1,32 +1,63 @@
-"""`harbench leaderboard`, `query` and `export`: views of the results store."""
+"""`harbench leaderboard`, `query`, `export` and `show`: views of the results store."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from harbench import report
+from harbench.contracts import HarbenchError
+from harbench.report.exports import cell_texts, display_names
+from harbench.report.formatting import fmt_number, json_ready
+from harbench.report.terminal import fit_table, fits
 from harbench.store import Store
+
+COST_HEADERS = {"trainable_params": "trainable", "trainable_share": "share", "macs": "MACs",
+                "fit_seconds": "fit s", "setup_seconds": "setup s", "peak_memory_mb": "peak MB"}
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """--reference / --target-fraction / --target-f1 (common time-to-target)."""
+    parser.add_argument("--reference", help="reference method of the common time-to-target "
+                        "(default: the suite's compare.reference, else full)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--target-fraction", type=float,
+                       help="target = this fraction of the reference's best validation F1 "
+                       "(default 0.95)")
+    group.add_argument("--target-f1", type=float, help="absolute validation macro-F1 target")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    board = subparsers.add_parser("leaderboard", help="mean ± std per dataset x model x method")
+    board = subparsers.add_parser("leaderboard", help="mean ± std per dataset x model x method "
+                                  "x configuration")
     board.add_argument("--db")
     board.add_argument("--suite", help="only runs asked for by this suite (its name)")
-    board.add_argument("--metric", default="macro_f1")
+    board.add_argument("--metric", default="macro_f1",
+                       help="a stored metric, or a computed one: speedup_to_target, "
+                       "time_to_common_target_s, epochs_to_common_target")
     board.add_argument(
         "--by",
         default="dataset,model,method",
-        help="comma list of: dataset, model, method, protocol, fold, seed",
+        help="comma list of: dataset, model, method, protocol, fold, seed (every other setting "
+        "that varies is kept apart in the 'config' column)",
     )
+    board.add_argument("--ci", action="store_true", help="add the 95%% confidence interval")
+    board.add_argument("--against", metavar="METHOD",
+                       help="paired test of every row against this method over folds and seeds")
+    board.add_argument("--test", choices=("wilcoxon", "ttest"), default="wilcoxon",
+                       help="paired test for --against (default wilcoxon signed-rank)")
+    add_target_options(board)
+    board.add_argument("--format", choices=("table", "json"), default="table")
     board.set_defaults(handler=cmd_leaderboard)
 
     query = subparsers.add_parser("query", help="run read-only SQL on the results store")
     query.add_argument("sql")
     query.add_argument("--db")
+    query.add_argument("--format", choices=("table", "json"), default="table")
     query.set_defaults(handler=cmd_query)
 
     export = subparsers.add_parser("export", help="write results as csv, parquet or markdown")
@@ -36,6 +67,22 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--db")
     export.set_defaults(handler=cmd_export)
 
+    show = subparsers.add_parser("show", help="everything stored about one run (id or prefix)")
+    show.add_argument("run", help="full run id or a unique prefix")
+    show.add_argument("--db")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.set_defaults(handler=cmd_show)
+
+
+def target_setting(store: Store, args: argparse.Namespace):
+    """The common-target setting from the options and the suite's compare block."""
+    from harbench.report.suites import compare_settings
+    from harbench.report.targets import TargetSetting
+
+    return TargetSetting.from_options(
+        getattr(args, "reference", None), getattr(args, "target_fraction", None),
+        getattr(args, "target_f1", None), compare_settings(store, getattr(args, "suite", None)))
+
 
 def print_leaderboard(
     console: Console,
@@ -44,55 +91,95 @@ def print_leaderboard(
     suite: str | None = None,
     metric: str = "macro_f1",
     by: str = "dataset,model,method",
+    args: argparse.Namespace | None = None,
 ) -> None:
+    """Render the leaderboard (and the failed-run count) on ``console``."""
+    options: dict[str, Any] = {}
     with Store(db, read_only=True) as store:
-        names, rows = report.leaderboard(store, metric=metric, by=by, suite=suite)
+        if args is not None:
+            options = {"ci": args.ci, "against": args.against, "test": args.test,
+                       "target": target_setting(store, args)}
+        board = report.build(store, metric=metric, by=by, suite=suite, **options)
         failed = report.failures(store, suite)
     title = f"leaderboard: {metric}, mean ± std over folds and seeds" + (
         f" (suite {suite})" if suite else ""
     )
-    if not console.is_terminal:
-        console.width = max(console.width, 120)
-    table = Table(title=title, title_justify="left")
-    n_groups = names.index(metric)
-    for name in names[:n_groups]:
-        table.add_column(name, no_wrap=True)
-    for name in (metric, "n", "trainable", "share", "MACs", "fit s"):
-        table.add_column(name, justify="right")
-    for row in rows:
-        groups, (mean, std, n, trainable, share, macs, fit_s) = row[:n_groups], row[n_groups:]
-        table.add_row(
-            *[str(g) for g in groups],
-            f"{mean:.3f} ± {std:.3f}",
-            str(n),
-            report.fmt_count(trainable),
-            f"{share:.1%}" if share is not None else "-",
-            report.fmt_count(macs),
-            report.fmt_value(fit_s),
-        )
-    console.print(table)
+    columns, rows = board.columns, board.as_lists()
+    constant = [g for g in board.groups if len({str(r[columns.index(g)]) for r in rows}) == 1
+                and g != "dataset" and len(rows) > 1]
+    if constant and console.is_terminal:
+        title += " · " + ", ".join(f"{g} {rows[0][columns.index(g)]}" for g in constant)
+        keep = [i for i, c in enumerate(columns) if c not in constant]
+        columns, rows = [columns[i] for i in keep], [[r[i] for i in keep] for r in rows]
+    shown = display_names(columns, metric)
+    headers = [COST_HEADERS.get(h, h) for h in shown]
+    texts = [cell_texts(columns, row, metric) for row in rows]
+    numeric = [h not in (*board.groups, "config") for h in shown]
+    droppable = ["trainable", "pairs", "fit s", "share", "MACs", "peak MB", "setup s"]
+    kept = [i for i, h in enumerate(headers) if h not in droppable]
+    if "dataset" in headers and not fits(console, [headers[i] for i in kept],
+                                         [[t[i] for i in kept] for t in texts],
+                                         [numeric[i] for i in kept]):
+        at = headers.index("dataset")  # too wide even without costs: one table per dataset
+        rest = [i for i in range(len(headers)) if i != at]
+        dropped: list[str] = []
+        for dataset in dict.fromkeys(t[at] for t in texts):
+            table, dropped = fit_table(
+                console, [headers[i] for i in rest],
+                [[t[i] for i in rest] for t in texts if t[at] == dataset],
+                numeric=[numeric[i] for i in rest], droppable=droppable,
+                title=f"{title} · dataset {dataset}")
+            console.print(table)
+    else:
+        table, dropped = fit_table(console, headers, texts, numeric=numeric,
+                                   droppable=droppable, title=title)
+        console.print(table)
+    for note in board.notes:
+        console.print(f"[dim]{note}[/]")
+    if dropped:
+        console.print(f"[dim]columns left out to fit the terminal: {', '.join(dropped)} "
+                      "(pipe the output or use --format json for all)[/]")
     if failed:
         console.print(
             f"[red]{len(failed)} failed run(s)[/]; see: harbench query "
-            '"SELECT dataset, model_label, method_label, fold, error FROM runs '
+            '"SELECT run_id, dataset, model_label, method_label, fold, error FROM runs '
             "WHERE status = 'failed'\""
         )
 
 
+def leaderboard_json(board: report.leaderboard.Board) -> str:
+    """The leaderboard as JSON: {metric, columns, rows: [{column: value}], notes}."""
+    rows = [{c: json_ready(row.get(c)) for c in board.columns} for row in board.rows]
+    return json.dumps({"metric": board.metric, "columns": board.columns, "rows": rows,
+                       "notes": board.notes}, indent=2)
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    print_leaderboard(Console(), db=args.db, suite=args.suite, metric=args.metric, by=args.by)
+    if args.format == "json":
+        with Store(args.db, read_only=True) as store:
+            board = report.build(store, metric=args.metric, by=args.by, suite=args.suite,
+                                 ci=args.ci, against=args.against, test=args.test,
+                                 target=target_setting(store, args))
+        print(leaderboard_json(board))
+        return 0
+    print_leaderboard(Console(), db=args.db, suite=args.suite, metric=args.metric, by=args.by,
+                      args=args)
     return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    with Store(args.db, read_only=True) as store:
+    with Store(args.db, sandbox=True) as store:  # reads the store and nothing else
         columns, rows = store.query(args.sql)
-    table = Table()
-    for c in columns:
-        table.add_column(c)
-    for row in rows:
-        table.add_row(*[report.fmt_value(v) for v in row])
-    Console().print(table)
+    if args.format == "json":
+        print(json.dumps([{c: json_ready(v) for c, v in zip(columns, row)} for row in rows],
+                         indent=2, default=str))
+        return 0
+    console = Console()
+    texts = [[fmt_number(c, v) for c, v in zip(columns, row)] for row in rows]
+    numeric = [c.endswith("_id") or all(isinstance(r[i], (int, float)) for r in rows)
+               for i, c in enumerate(columns)]
+    table, _ = fit_table(console, columns, texts, numeric=numeric)
+    console.print(table)
     return 0
 
 
@@ -102,4 +189,62 @@ def cmd_export(args: argparse.Namespace) -> int:
     with Store(args.db, read_only=True) as store:
         report.export(store, args.format, output, suite=args.suite)
     Console().print(f"wrote {output}")
+    return 0
+
+
+def find_run(store: Store, text: str) -> str:
+    """The full run id that ``text`` is or starts; a clear error if none or several."""
+    if not text or any(c not in "0123456789abcdef" for c in text.lower()):
+        raise HarbenchError(f"run {text!r}: a run id is hexadecimal (see `harbench query`)")
+    ids = [r[0] for r in store.query(
+        "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id", [text.lower()])[1]]
+    if not ids:
+        raise HarbenchError(f"run {text!r}: no stored run id starts with it in {store.path}")
+    if len(ids) > 1:
+        raise HarbenchError(f"run {text!r} is ambiguous: {len(ids)} runs start with it "
+                            f"({', '.join(ids[:5])}{', ...' if len(ids) > 5 else ''}); "
+                            "give more characters")
+    return ids[0]
+
+
+def run_record(store: Store, run_id: str) -> dict[str, Any]:
+    """Everything stored about one run: row, config, metrics, curves summary, details."""
+    from harbench.report.runs import load_curves, load_details
+
+    columns, rows = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    record: dict[str, Any] = dict(zip(columns, rows[0]))
+    record["config"] = json.loads(record["config"]) if record.get("config") else None
+    record["metrics"] = dict(store.query(
+        "SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", [run_id])[1])
+    record["curves"] = load_curves(store, [run_id]).get(run_id, [])
+    record["details"] = load_details(store, [run_id]).get(run_id)
+    record["suites"] = [r[0] for r in store.query(
+        "SELECT suite FROM suite_runs WHERE run_id = ? ORDER BY suite", [run_id])[1]]
+    return record
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with Store(args.db, read_only=True) as store:
+        record = run_record(store, find_run(store, args.run))
+    if args.format == "json":
+        print(json.dumps(record, indent=2, default=str))
+        return 0
+    console = Console(highlight=False)
+    console.print(f"[bold]run {record['run_id']}[/]  status {record['status']}")
+    for key in ("dataset", "model_label", "method_label", "protocol", "fold", "seed", "device",
+                "started_at", "finished_at", "harbench_version", "torch_version"):
+        console.print(f"  {key:<17} {record.get(key)}")
+    if record.get("error"):
+        console.print(f"  [red]error[/]             {record['error']}")
+    console.print(f"  suites            {', '.join(record['suites']) or '-'}")
+    console.print("[bold]config[/]")
+    console.print(json.dumps(record["config"], indent=2, sort_keys=True), markup=False)
+    console.print("[bold]metrics[/]")
+    for name, value in record["metrics"].items():
+        console.print(f"  {name:<32} {fmt_number(name, value)}")
+    stages: dict[str, int] = {}
+    for row in record["curves"]:
+        stages[row["stage"]] = stages.get(row["stage"], 0) + 1
+    console.print("[bold]curves[/] " + (", ".join(f"{s}: {n} epochs" for s, n in stages.items())
+                                        or "-"))
     return 0

@@ -1,0 +1,68 @@
+"""`harbench report`: the self-contained HTML report, or `report repro`: the reproduction table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harbench.store import Store
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report", help="HTML report of the store (or `report repro`: papers' claims vs measured)"
+    )
+    parser.add_argument("what", nargs="?", choices=("html", "repro"), default="html",
+                        help="html (default): one self-contained HTML file; repro: the "
+                        "reproduction table")
+    parser.add_argument("--output", "-o",
+                        help="html: output file (default results/report.html); repro: write "
+                        "markdown here (e.g. results/REPRODUCTION.md)")
+    parser.add_argument("--suite", help="html: only this suite's runs")
+    parser.add_argument("--db")
+    parser.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    console = Console(highlight=False)
+    if args.what == "repro":
+        return _repro(console, args)
+    from harbench.report import html
+
+    output = Path(args.output or "results/report.html")
+    with Store(args.db, read_only=True) as store:
+        html.write(store, output, args.suite)
+    console.print(f"wrote {output}")
+    return 0
+
+
+def _repro(console: Console, args: argparse.Namespace) -> int:
+    from harbench.report.reproduction import markdown, reproduction
+
+    with Store(args.db, read_only=True) as store:
+        rows = reproduction(store)
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(markdown(rows), encoding="utf-8")
+        console.print(f"wrote {path}")
+        return 0
+    if not rows:
+        console.print(markdown(rows))
+        return 0
+    table = Table(title="reproduction: published claim vs measured", title_justify="left")
+    for col in ("paper", "claim", "published", "measured", "ratio", "device", "runs", "why"):
+        justify = "right" if col in ("published", "measured", "ratio", "runs") else "left"
+        table.add_column(col, justify=justify, overflow="fold",
+                         no_wrap=justify == "right")
+    for r in rows:
+        why = "; ".join(t for t in (r.why, r.note) if t)
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        mark = "" if r.agrees else "[yellow]"
+        table.add_row(r.paper, f"{mark}{r.claim}", r.published, r.measured, ratio, r.device,
+                      f"{r.runs:,}", why)
+    console.print(table)
+    return 0

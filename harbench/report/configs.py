@@ -1,0 +1,106 @@
+"""Configuration keys of runs: what distinguishes one configuration from another.
+
+Two runs belong to the same configuration when their canonical specs (``runs.config``) agree on
+everything except the fold and the seed. The readable "config" label lists only the keys that vary
+inside the selection (per dataset) and that the model and method labels do not already show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from harbench.report.runs import Run
+
+REPLICATE_KEYS = ("fold", "seed")  # repetitions of one configuration
+SHOWN_APART = ("dataset", "model", "method")  # columns of their own in every table
+METHOD_KEYS = ("method", "method_params")
+
+
+def _top(key: str) -> str:
+    return key.split(".", 1)[0]
+
+
+def config_items(run: Run, *, drop: Iterable[str] = ()) -> dict[str, Any]:
+    """The flattened spec without fold, seed and the top-level keys in ``drop``."""
+    dropped = set(REPLICATE_KEYS) | set(drop)
+    return {k: v for k, v in run.flat_config().items() if _top(k) not in dropped}
+
+
+def config_key(run: Run, *, drop: Iterable[str] = ()) -> tuple:
+    """A hashable identity of the run's configuration (fold and seed excluded)."""
+    items = config_items(run, drop=drop)
+    return tuple(sorted((k, repr(v)) for k, v in items.items()))
+
+
+def varying_keys(runs: list[Run]) -> list[str]:
+    """Flattened spec keys whose value differs between runs of the same dataset."""
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_dataset.setdefault(run.dataset, []).append(config_items(run))
+    keys: set[str] = set()
+    for items in by_dataset.values():
+        every = set().union(*(i.keys() for i in items))
+        for key in every:
+            if len({repr(i.get(key, "<absent>")) for i in items}) > 1:
+                keys.add(key)
+    return sorted(keys)
+
+
+def short_key(key: str) -> str:
+    """``training.budget.per_class`` -> ``budget.per_class``; params lose their prefix."""
+    for prefix in ("training.", "model_params.", "method_params.", "protocol."):
+        if key.startswith(prefix):
+            rest = key[len(prefix):]
+            return rest if prefix != "protocol." else f"protocol.{rest}"
+    return key
+
+
+def config_label(run: Run, keys: list[str], shown: Iterable[str] = SHOWN_APART) -> str:
+    """'budget.per_class=5 pretrain.objective=mae' for the varying ``keys`` not shown elsewhere.
+
+    ``shown``: the top-level spec keys that have a column of their own (their parameters count as
+    shown when the label already contains ``k=v``).
+    """
+    flat = run.flat_config()
+    shown = set(shown)
+    parts = []
+    for key in keys:
+        if _top(key) in shown or (key == "protocol.name" and "protocol" in shown):
+            continue
+        value = flat.get(key)
+        text = f"{short_key(key).split('.')[-1]}={_value_text(value)}"
+        if _top(key) == "model_params" and "model" in shown and text in run.model_label:
+            continue
+        if _top(key) == "method_params" and "method" in shown and text in run.method_label:
+            continue
+        parts.append(f"{short_key(key)}={_value_text(value)}")
+    return " ".join(parts)
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def resolve_key(runs: list[Run], name: str) -> str:
+    """The flattened spec key that ``name`` ('r', 'budget.per_class', 'method_params.r') means."""
+    every = sorted(set().union(*(r.flat_config().keys() for r in runs))) if runs else []
+    if name in every:
+        return name
+    matches = [k for k in every if k.endswith("." + name)]
+    varying = [k for k in matches if k in varying_keys(runs)]
+    chosen = varying or matches
+    if len(chosen) == 1:
+        return chosen[0]
+    from harbench.contracts import HarbenchError
+
+    if not chosen:
+        raise HarbenchError(
+            f"no stored run has a setting {name!r}; settings that vary: "
+            f"{', '.join(varying_keys(runs)) or '(none)'}"
+        )
+    raise HarbenchError(f"setting {name!r} is ambiguous: {', '.join(chosen)}; name one of them")
