@@ -126,3 +126,53 @@ def test_embedded_dataset_fingerprints_its_package_files(tmp_path):
     first = fp.dataset_fingerprint(plugin, tmp_path / "synthetic", cache_dir=tmp_path)
     assert first == fp.dataset_fingerprint(plugin, tmp_path / "elsewhere", cache_dir=tmp_path)
     assert len(first) == 20 and int(first, 16) >= 0
+
+
+SUITE = """
+name: wisdm_identity
+defaults:
+  protocol: {name: subject_groups, groups: 3}
+  training: {epochs: 1, batch_size: 16, patience: 1}
+matrix:
+  datasets: [wisdm]
+  models: [{tinierhar: {filters: 4, hidden: 8}}]
+  methods: [full]
+  seeds: [0]
+  folds: [0]
+executor: {name: local, workers: 1}
+"""
+
+
+def stored_windows(db) -> list[tuple[str, int]]:
+    """(run_id, train + validation + test windows) of every stored ok run, oldest first."""
+    from harbench.store import Store
+
+    with Store(db, read_only=True) as store:
+        return store.query(
+            "SELECT r.run_id, CAST(sum(m.value) AS INTEGER) FROM runs r JOIN metrics m "
+            "USING (run_id) WHERE r.status = 'ok' AND m.name IN "
+            "('train_windows', 'val_windows', 'test_windows') "
+            "GROUP BY r.run_id, r.finished_at ORDER BY r.finished_at"
+        )[1]
+
+
+def test_a_suite_on_a_restored_dataset_reruns_and_trains_on_all_windows(wisdm_root, tmp_path):
+    from harbench.coordinator import run_suite
+
+    _, raw = wisdm_root
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(SUITE)
+    db = tmp_path / "results.duckdb"
+    raw.write_text(wisdm_text(USERS[:3]))  # the truncated download
+    first = run_suite(suite, db=db)
+    assert (first.ok, first.skipped) == (1, 0)
+    assert [n for _, n in stored_windows(db)] == [3 * WINDOWS_PER_USER]
+
+    assert run_suite(suite, db=db).skipped == 1  # unchanged data: nothing to run
+
+    raw.write_text(wisdm_text(USERS))  # the full file restored
+    second = run_suite(suite, db=db)
+    assert (second.ok, second.skipped) == (1, 0)  # a new identity: it runs again
+    runs = stored_windows(db)
+    assert len({run_id for run_id, _ in runs}) == 2  # the old result stays queryable
+    assert runs[-1][1] == len(USERS) * WINDOWS_PER_USER
