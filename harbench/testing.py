@@ -196,7 +196,7 @@ def check_method(
     ``model`` defaults to "convnet1d", or "mae" for a method that only adapts linear layers.
     Checks: something trains and the head is trainable; a few optimiser steps change the outputs;
     the merged (deployable) model gives the outputs of the adapted one (``atol``) in eval mode;
-    ``adapter_state`` holds exactly the trainable parameters and loads back.
+    ``adapter_state`` loads into a fresh adaptation of the same backbone and reads back equal.
     """
     import torch
 
@@ -237,7 +237,16 @@ def check_method(
     if torch.allclose(before, after):
         _fail(f"method {plugin.name!r}: training changed nothing in the outputs")
     state = plugin.adapter_state(adapted)
-    plugin.load_adapter_state(adapted, state)
+    torch.manual_seed(0)
+    fresh_base = build_model(model, channels=channels, window=window, classes=classes)
+    fresh = plugin.adapt(fresh_base, info, **resolved)
+    plugin.load_adapter_state(fresh, state)
+    reloaded = plugin.adapter_state(fresh)
+    if reloaded.keys() != state.keys() or any(
+        not torch.equal(reloaded[k], state[k]) for k in state
+    ):
+        _fail(f"method {plugin.name!r}: an adapter state loaded into a fresh adaptation of "
+              f"{model!r} does not give the same state back")
     deployed = plugin.merge(adapted)
     deployed.eval()
     with torch.no_grad():
