@@ -176,3 +176,27 @@ def test_a_suite_on_a_restored_dataset_reruns_and_trains_on_all_windows(wisdm_ro
     runs = stored_windows(db)
     assert len({run_id for run_id, _ in runs}) == 2  # the old result stays queryable
     assert runs[-1][1] == len(USERS) * WINDOWS_PER_USER
+
+
+def test_a_changed_loader_version_or_method_version_gives_a_new_run_identity(
+    wisdm_root, tmp_path, monkeypatch
+):
+    from harbench import suite
+
+    _, raw = wisdm_root
+    raw.write_text(wisdm_text(USERS[:3]))
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE)
+
+    def run_ids() -> list[str]:
+        return [spec.run_id for spec in suite.load(path).expand()]
+
+    before = run_ids()
+    assert run_ids() == before  # nothing changed: the same identity
+    dataset = plugins.get("datasets", "wisdm")
+    monkeypatch.setattr(type(dataset), "loader_version", str(dataset.loader_version) + ".1")
+    after_loader = run_ids()
+    assert after_loader != before
+    method = plugins.get("methods", "full")
+    monkeypatch.setattr(type(method), "version", str(method.version) + ".1")
+    assert run_ids() not in (before, after_loader)
