@@ -119,11 +119,84 @@ class ModelPlugin(ABC):
         """Build a freshly initialised model."""
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a built backbone is: attached by ``harbench.api.build_model``, read with
+    ``harbench.api.model_info(module)``, and passed to every method's ``adapt``.
+
+    ``head``: name of the classifier submodule (never adapted, always trained). ``targets``:
+    layer family ("linear", "conv", "attention", ...) -> module-name suffixes an adapter of that
+    family wraps. ``channels``, ``window``, ``classes``: the input [B, window, channels] and the
+    number of logits. ``params``: the model's resolved parameters.
+    """
+
+    name: str
+    head: str = "head"
+    targets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    channels: int = 0
+    window: int = 0
+    classes: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def family(self, name: str) -> tuple[str, ...]:
+        """The module-name suffixes of target family ``name`` (empty when not declared)."""
+        return tuple(self.targets.get(name, ()))
+
+
+BN_POLICIES = ("update", "frozen")
+
+
+@dataclass(frozen=True)
+class AdaptedInfo:
+    """How a model was adapted: attached by ``harbench.api.adapt``, read with
+    ``harbench.api.adapted_info(module)``.
+
+    ``params``: the method's parameters as resolved (defaults filled, derived values such as
+    LoRA's ``alpha = 2 * r`` computed). ``bn_policy``: "update" (BatchNorm running statistics
+    follow the training data) or "frozen" (kept as built or pre-trained), as used for training.
+    """
+
+    method: str
+    params: dict[str, Any]
+    bn_policy: str
+    model: ModelInfo
+
+
+INFO_ATTRIBUTE = "harbench_info"  # the one attribute harbench sets on a module it built/adapted
+
+
+def model_info(module: Any) -> ModelInfo:
+    """The :class:`ModelInfo` of a module built by ``harbench.api.build_model`` (or adapted)."""
+    info = getattr(module, INFO_ATTRIBUTE, None)
+    if isinstance(info, AdaptedInfo):
+        return info.model
+    if isinstance(info, ModelInfo):
+        return info
+    raise HarbenchError(
+        f"{type(module).__name__} carries no harbench model record: build it with "
+        "harbench.build_model(name, channels=..., window=..., classes=...), or attach one with "
+        "harbench.api.attach_info(module, ModelInfo(name=..., head=...))"
+    )
+
+
+def adapted_info(module: Any) -> AdaptedInfo:
+    """The :class:`AdaptedInfo` of a module returned by ``harbench.api.adapt``."""
+    info = getattr(module, INFO_ATTRIBUTE, None)
+    if isinstance(info, AdaptedInfo):
+        return info
+    raise HarbenchError(
+        f"{type(module).__name__} carries no harbench adaptation record: adapt it with "
+        "harbench.adapt(model, method, ...) first"
+    )
+
+
 class MethodPlugin(ABC):
     """An adaptation method: turns a built (pre-trained) model into one whose chosen parts train.
 
-    ``bn_policy`` says what happens to BatchNorm running statistics during training: "update"
-    (train mode) or "frozen" (kept in eval mode, the statistics of the pre-trained model).
+    ``bn_policy`` is the method's own BatchNorm policy: "update" (running statistics follow the
+    training data) or "frozen" (kept in eval mode, the statistics of the pre-trained model). A
+    run uses it only when its training setting ``bn_policy`` is "method"; by default every method
+    trains with "update".
     """
 
     name: ClassVar[str]
@@ -136,8 +209,19 @@ class MethodPlugin(ABC):
     needs: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
-    def adapt(self, model, **params: Any):
-        """Return the model prepared for training (frozen, wrapped, quantised, decomposed)."""
+    def adapt(self, model, info: ModelInfo, **params: Any):
+        """Return the model prepared for training (frozen, wrapped, quantised, decomposed).
+
+        ``info`` describes the backbone (its head and target families); ``params`` are resolved:
+        every declared parameter is present, checked, and passed through ``derive_params``.
+        """
+
+    def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Fill parameters whose default depends on others (LoRA: ``alpha`` None -> ``2 * r``).
+
+        Called once on the resolved parameters before ``adapt``; what it returns is recorded.
+        """
+        return params
 
     def merge(self, model):
         """Return the deployable model (adapters merged or fused). Default: unchanged."""

@@ -230,3 +230,57 @@ def test_models_count_command_prints_counts_and_the_ratio(capsys, monkeypatch):
     args = parser.parse_args(["models"])
     assert args.handler(args) == 0
     assert "tinierhar" in capsys.readouterr().out
+
+
+# ---- counts without the classifier head ---------------------------------------------------------
+
+
+def test_counts_without_the_head_leave_out_exactly_the_head_inside_a_peft_wrapper_too():
+    import copy
+
+    from harbench import adapt
+    from harbench.measure.counting import trainable_shares
+
+    torch.manual_seed(0)
+    base = build_model("tinierhar", channels=6, window=64, classes=5)
+    head = sum(p.numel() for p in base.head.parameters())
+    before = count(base, window=64, channels=6)
+    assert before["params_no_head"] == before["params"] - head
+    assert before["trainable_no_head"] == before["trainable"] - head
+    adapted = adapt(copy.deepcopy(base), "lora", r=2)  # head inside base_model.model
+    after = count(adapted, window=64, channels=6)
+    lora = sum(p.numel() for n, p in adapted.named_parameters() if "lora_" in n)
+    assert after["trainable"] == lora + head
+    assert after["trainable_no_head"] == lora
+    shares = trainable_shares(before, after)
+    assert shares == {
+        "trainable_share": pytest.approx((lora + head) / before["params"]),
+        "trainable_share_no_head": pytest.approx(lora / (before["params"] - head)),
+    }
+    probe = adapt(copy.deepcopy(base), "linear_probe")
+    assert trainable_shares(before, count(probe, window=64, channels=6))[
+        "trainable_share_no_head"] == 0.0
+
+
+class NestedNamesake(nn.Module):
+    """A head at the top and a block that happens to call its own layer "head" too."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = nn.Sequential()
+        self.block.head = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+
+
+def test_the_head_to_leave_out_is_the_named_one_never_a_namesake_and_never_guessed():
+    model = NestedNamesake()
+    assert parameter_counts(model, without="head") == (20, 20)  # block.head stays counted
+    wrapped = nn.Module()
+    wrapped.inner = model
+    assert parameter_counts(wrapped, without="head") == (20, 20)  # the shallowest "head"
+    with pytest.raises(ValueError, match="no single submodule named 'classifier'"):
+        parameter_counts(model, without="classifier")
+    twins = nn.Module()
+    twins.a, twins.b = NestedNamesake(), NestedNamesake()
+    with pytest.raises(ValueError, match="no single submodule named 'head'"):
+        parameter_counts(twins, without="head")

@@ -14,7 +14,9 @@ from torch import nn
 
 import harbench
 from harbench import plugins
+from harbench.api import ModelInfo, adapted_info, attach_info, model_info
 from harbench.contracts import HarbenchError
+from harbench.settings import ParamError
 
 MAE_SMALL = {"dim": 16, "depth": 1, "heads": 2, "decoder_dim": 8, "decoder_depth": 1}
 MODEL_PARAMS = {"tinierhar": {}, "mae": MAE_SMALL}
@@ -75,7 +77,7 @@ def train_steps(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int =
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
     for _ in range(steps):
         model.train()
-        if model.harbench_bn_policy == "frozen":
+        if adapted_info(model).bn_policy == "frozen":
             for module in model.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
@@ -192,7 +194,7 @@ def test_trainable_parameters_are_what_the_method_promises(case, batch):
     head = dict(inner(adapted).named_modules())["head"]
     assert type(head) is nn.Linear  # never wrapped, never quantised
     assert all(p.requires_grad for p in head.parameters())
-    assert adapted.harbench_bn_policy == ("update" if method == "norm" else "frozen")
+    assert adapted_info(adapted).bn_policy == "update"  # every method's default
     if method == "lokr":  # Kronecker factor shapes: check where the trainables live instead
         targets = expected_targets(backbone, base)
         for name, p in inner(adapted).named_parameters():
@@ -258,7 +260,7 @@ def test_linear_only_methods_refuse_conv_targets(method, batch):
         harbench.adapt(build("tinierhar", batch), method)
     # the backbone's Linear layers are fine
     adapted = harbench.adapt(build("tinierhar", batch), method, targets="linear")
-    assert adapted.harbench_method == method
+    assert adapted_info(adapted).method == method
 
 
 class BiasAndNormFree(nn.Module):
@@ -268,17 +270,17 @@ class BiasAndNormFree(nn.Module):
         super().__init__()
         self.body = nn.Linear(3, 8, bias=False)
         self.head = nn.Linear(8, 4)
-        self.harbench_head = "head"
 
     def forward(self, x):
         return self.head(torch.relu(self.body(x)).mean(dim=1))
 
 
 def test_bitfit_and_norm_refuse_a_backbone_they_cannot_adapt():
+    info = ModelInfo("bias_and_norm_free", head="head")
     with pytest.raises(HarbenchError, match="bitfit.*no bias term"):
-        harbench.adapt(BiasAndNormFree(), "bitfit")
+        harbench.adapt(BiasAndNormFree(), "bitfit", info=info)
     with pytest.raises(HarbenchError, match="norm.*no normalisation layer"):
-        harbench.adapt(BiasAndNormFree(), "norm")
+        harbench.adapt(attach_info(BiasAndNormFree(), info), "norm")
 
 
 @pytest.mark.parametrize("method", sorted({m for m, _, _ in CASES}))
@@ -314,3 +316,145 @@ def test_norm_updates_and_ships_batchnorm_statistics(batch):
     assert not torch.equal(bn_base, bn_now)  # "update": the statistics followed the data
     state = plugins.get("methods", "norm").adapter_state(adapted)
     torch.testing.assert_close(state["blocks.1.bn.running_mean"], bn_now)
+
+
+@pytest.mark.parametrize("method", ["lora", "dora", "qlora"])
+def test_lora_alpha_defaults_to_twice_the_rank_so_the_scaling_is_constant(method, batch):
+    backbone = "mae" if method == "qlora" else "tinierhar"
+    for r in (2, 8):
+        adapted = harbench.adapt(build(backbone, batch), method, r=r)
+        assert adapted_info(adapted).params["alpha"] == 2 * r  # resolved and recorded
+        scalings = [m.scaling["default"] for m in adapted.modules() if hasattr(m, "scaling")]
+        assert scalings and all(s == pytest.approx(2.0) for s in scalings)
+    explicit = harbench.adapt(build(backbone, batch), method, r=4, alpha=4)
+    assert adapted_info(explicit).params["alpha"] == 4
+    assert {m.scaling["default"] for m in explicit.modules() if hasattr(m, "scaling")} == {1.0}
+
+
+def test_rslora_keeps_its_own_rule_alpha_over_sqrt_r(batch):
+    for r in (4, 16):
+        adapted = harbench.adapt(build("tinierhar", batch), "lora", r=r, rslora=True)
+        assert adapted_info(adapted).params["alpha"] == 16
+        scalings = [m.scaling["default"] for m in adapted.modules() if hasattr(m, "scaling")]
+        assert scalings and all(s == pytest.approx(16 / r**0.5) for s in scalings)
+
+
+def test_lycoris_and_adalora_alpha_follow_their_rank(batch):
+    for method, params, key in [("loha", {"r": 4}, "r"), ("lokr", {"r": 4}, "r"),
+                                ("adalora", {**ADALORA}, "init_r")]:
+        backbone = "mae" if method == "adalora" else "tinierhar"
+        adapted = harbench.adapt(build(backbone, batch), method, **params)
+        assert adapted_info(adapted).params["alpha"] == 2 * params[key]
+        assert plugins.get("methods", method).version == "2"
+
+
+@pytest.mark.parametrize("method", ["lora", "lora_edge", "bitfit", "linear_probe", "full"])
+def test_the_batchnorm_policy_comes_from_the_caller_and_is_recorded(method, batch):
+    plugin = plugins.get("methods", method)
+    default = harbench.adapt(build("tinierhar", batch), method)
+    assert adapted_info(default).bn_policy == "update"
+    own = harbench.adapt(build("tinierhar", batch), method, bn_policy="method")
+    assert adapted_info(own).bn_policy == plugin.bn_policy
+    frozen = harbench.adapt(build("tinierhar", batch), method, bn_policy="frozen")
+    assert adapted_info(frozen).bn_policy == "frozen"
+    with pytest.raises(HarbenchError, match="bn_policy must be one of update, frozen, method"):
+        harbench.adapt(build("tinierhar", batch), method, bn_policy="sometimes")
+    # the adapter state carries the BatchNorm statistics exactly when training updates them
+    bn_keys = {n for n, _ in default.named_buffers() if "running_mean" in n}
+    assert bn_keys
+    shipped = {k.removeprefix("model.") for k in plugin.adapter_state(default)}  # peft's prefix
+    assert all(n.removeprefix("base_model.model.") in shipped for n in bn_keys)
+    if method != "full":  # full ships everything anyway; others ship no statistics when frozen
+        assert not any("running_mean" in k for k in plugin.adapter_state(frozen))
+
+
+def test_updated_batchnorm_statistics_travel_with_the_adapter_state(batch):
+    base, adapted = trained(("lora", "tinierhar", {}), batch)
+    assert not torch.equal(base.blocks[1].bn.running_mean,
+                           inner(adapted).blocks[1].bn.running_mean)
+    plugin = plugins.get("methods", "lora")
+    fresh = harbench.adapt(copy.deepcopy(base), "lora").eval()
+    plugin.load_adapter_state(fresh, plugin.adapter_state(adapted))
+    torch.testing.assert_close(inner(fresh).blocks[1].bn.running_mean,
+                               inner(adapted).blocks[1].bn.running_mean, atol=0, rtol=0)
+
+
+def test_records_describe_the_built_adapted_and_merged_model(batch):
+    X, _, classes = batch
+    base = build("tinierhar", batch)
+    info = model_info(base)
+    assert (info.name, info.head, info.channels, info.window, info.classes) == (
+        "tinierhar", "head", X.shape[2], X.shape[1], classes)
+    assert info.family("conv") == plugins.get("models", "tinierhar").targets["conv"]
+    with pytest.raises(HarbenchError, match="no harbench adaptation record.*harbench.adapt"):
+        adapted_info(base)
+    with pytest.raises(HarbenchError, match="Sequential carries no harbench model record"):
+        model_info(nn.Sequential(nn.Linear(2, 2)))
+    with pytest.raises(HarbenchError, match="carries no harbench model record"):
+        harbench.adapt(nn.Sequential(nn.Linear(2, 2)), "lora")
+    adapted = harbench.adapt(copy.deepcopy(base), "lora", r=4)
+    record = adapted_info(adapted)
+    assert (record.method, record.params["r"], record.model) == ("lora", 4, info)
+    assert model_info(adapted) == info  # the backbone's record, through the adapted one
+    merged = harbench.merge(adapted)
+    assert model_info(merged) == info
+    with pytest.raises(HarbenchError):
+        adapted_info(merged)  # a plain backbone again
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "key"),
+    [("lora", {"r": 0}, "r"), ("lora", {"dropout": 1.0}, "dropout"),
+     ("lora", {"alpha": 0}, "alpha"), ("loha", {"rank_dropout": -0.1}, "rank_dropout"),
+     ("lora_edge", {"rank": 0}, "rank"), ("lora_edge", {"init": "ones"}, "init"),
+     ("adalora", {"beta1": 1.5}, "beta1"), ("vera", {"r": 1.5}, "r")],
+)
+def test_out_of_range_parameters_are_refused_before_adapting(method, params, key, batch):
+    model = build("tinierhar", batch)
+    before = {n: p.clone() for n, p in model.named_parameters()}
+    with pytest.raises(ParamError, match=f"method '{method}' parameter '{key}'") as caught:
+        harbench.adapt(model, method, **params)
+    assert caught.value.key == key
+    assert all(torch.equal(p, before[n]) and p.requires_grad for n, p in model.named_parameters())
+
+
+def test_every_builtin_method_declares_typed_params_and_the_families_it_needs():
+    needs = {"lora_edge": ("conv",), "ia3": ("linear",), "vera": ("linear",),
+             "adalora": ("linear",), "qlora": ("linear",), "lora": ("linear", "conv"),
+             "dora": ("linear", "conv"), "loha": ("linear", "conv"), "lokr": ("linear", "conv"),
+             "full": (), "linear_probe": (), "bitfit": (), "norm": ()}
+    for name, families in needs.items():
+        plugin = plugins.get("methods", name)
+        assert plugin.needs == families, name
+        assert plugin.defaults == {k: p.default for k, p in plugin.params.items()}
+        assert all(p.doc for p in plugin.params.values()), name
+
+
+def test_an_old_style_third_party_method_without_the_info_argument_still_adapts(monkeypatch):
+    import types
+
+    from harbench.contracts import MethodPlugin
+    from harbench.hookspecs import hookimpl
+
+    class HeadOnly(MethodPlugin):
+        name = "old_head_only"
+        defaults = {"scale": 1.0}
+
+        def adapt(self, model, **params):  # the signature before ModelInfo existed
+            model.requires_grad_(False)
+            model.head.requires_grad_(True)
+            return model
+
+    @hookimpl
+    def harbench_register_methods(register):
+        register(HeadOnly())
+
+    module = types.ModuleType("old_style_methods")
+    module.harbench_register_methods = harbench_register_methods
+    registry = plugins.build_registry(extra_plugins=(module,))
+    monkeypatch.setattr(plugins, "registry", lambda: registry)
+    model = harbench.build_model("tinierhar", channels=3, window=32, classes=4)
+    adapted = harbench.adapt(model, "old_head_only", scale=2.0)
+    assert adapted_info(adapted).params == {"scale": 2.0}
+    assert {n for n, p in adapted.named_parameters() if p.requires_grad} == {
+        "head.weight", "head.bias"}

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import harbench
+from harbench.api import ModelInfo, attach_info
 from harbench.contracts import HarbenchError
 
 
@@ -21,11 +22,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def backbone(model: nn.Module) -> nn.Module:
-    """Mark an in-test model the way harbench.build_model marks a built one."""
-    model.harbench_head = "head"
-    model.harbench_targets = {}
-    return model.eval()
+def backbone(model: nn.Module, **targets: tuple[str, ...]) -> nn.Module:
+    """Give an in-test model the record harbench.build_model attaches to a built one."""
+    return attach_info(model, ModelInfo(type(model).__name__, head="head", targets=targets)).eval()
 
 
 def peft_lora(model: nn.Module, targets) -> nn.Module:
@@ -160,8 +159,7 @@ def test_c_all_linear_never_wraps_the_head():
         assert type(head) is nn.Linear
         assert all(p.requires_grad for p in head.parameters())
         assert isinstance(adapted.base_model.model.body, BaseTunerLayer)
-    family_with_head = backbone(TwoLinear())
-    family_with_head.harbench_targets = {"adapter": ("body", "head")}
+    family_with_head = backbone(TwoLinear(), adapter=("body", "head"))
     adapted = harbench.adapt(family_with_head, "dora")
     assert type(adapted.base_model.model.head) is nn.Linear
 

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 import harbench
+from harbench.api import ModelInfo, attach_info
 from harbench.contracts import HarbenchError
-from harbench_methods.common import frozen_weight_bytes
+from harbench.measure.memory import frozen_weight_bytes
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,12 +43,13 @@ def test_frozen_bytes_count_4bit_weights_as_4_bits_plus_scales():
     plain[1].requires_grad_(True)  # trainable parameters are not frozen weight
     assert frozen_weight_bytes(plain) == 4 * (640 * 96 + 96)
 
-    from harbench_methods.qlora import quantise_linears
+    from harbench_methods.nf4 import quantise_linears
 
     quantise_linears(plain, ["0"], torch.device("cpu"))
     n, blocks = 640 * 96, 640 * 96 // 64
-    # packed nibbles + one uint8 scale per 64 weights + float32 scale per 256 scales + offset
-    expected = n // 2 + blocks + 4 * math.ceil(blocks / 256) + 4 + 4 * 96
+    # packed nibbles + one uint8 scale per 64 weights + float32 scale per 256 scales + offset,
+    # and the code tables bitsandbytes allocates for this layer: 16 NF4 levels, 256-entry map
+    expected = n // 2 + blocks + 4 * math.ceil(blocks / 256) + 4 + 4 * (16 + 256) + 4 * 96
     assert frozen_weight_bytes(plain) == expected
 
 
@@ -118,7 +120,7 @@ class ConvOnly(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(3, 8, 3)
         self.head = nn.Linear(8, 4)
-        self.harbench_head = "head"
+        attach_info(self, ModelInfo("conv_only", head="head"))
 
     def forward(self, x):
         return self.head(self.conv(x.transpose(1, 2)).mean(dim=-1))

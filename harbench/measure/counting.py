@@ -17,12 +17,34 @@ from torch.utils.flop_counter import FlopCounterMode
 GATES = {nn.RNN: 1, nn.GRU: 3, nn.LSTM: 4}
 
 
-def parameter_counts(model: nn.Module) -> tuple[int, int]:
-    """(total, trainable) parameter counts; a 4-bit packed weight counts its logical elements."""
+def head_module(model: nn.Module, head: str) -> nn.Module | None:
+    """The classifier submodule called ``head`` (also found inside a wrapper such as peft's,
+    where its name gains a prefix: ``base_model.model.head``); None when there is none."""
+    modules = dict(model.named_modules())
+    if head in modules:
+        return modules[head]
+    inside = sorted((n.count("."), n) for n in modules if n.endswith("." + head))
+    if not inside or (len(inside) > 1 and inside[0][0] == inside[1][0]):
+        return None
+    return modules[inside[0][1]]  # the shallowest: a wrapper's prefix, not a nested namesake
+
+
+def parameter_counts(model: nn.Module, *, without: str | None = None) -> tuple[int, int]:
+    """(total, trainable) parameter counts; a 4-bit packed weight counts its logical elements.
+
+    ``without``: the name of a submodule (the classifier head) whose parameters are left out;
+    an unknown name is an error, so a share "without the head" never silently includes it.
+    """
+    excluded: set[int] = set()
+    if without:
+        module = head_module(model, without)
+        if module is None:
+            raise ValueError(f"{type(model).__name__} has no single submodule named {without!r}")
+        excluded = {id(p) for p in module.parameters()}
     total = trainable = 0
     seen: set[int] = set()
     for p in model.parameters():
-        if id(p) in seen:
+        if id(p) in seen or id(p) in excluded:
             continue
         seen.add(id(p))
         n = logical_numel(p)
@@ -30,6 +52,22 @@ def parameter_counts(model: nn.Module) -> tuple[int, int]:
         if p.requires_grad:
             trainable += n
     return total, trainable
+
+
+def trainable_shares(base: dict[str, int], adapted: dict[str, int]) -> dict[str, float]:
+    """Trainable share of an adapted model against its backbone before adaptation.
+
+    ``trainable_share``: trainable / backbone parameters, head included on both sides (the
+    convention of the LoRA and LoRA-Edge papers' "trainable parameters" percentages).
+    ``trainable_share_no_head``: the same with the classifier head left out of both counts
+    (needs the ``*_no_head`` counts of :func:`count` with a ``head``; absent otherwise).
+    """
+    out = {"trainable_share": adapted["trainable"] / max(1, base["params"])}
+    if "trainable_no_head" in adapted and "params_no_head" in base:
+        out["trainable_share_no_head"] = adapted["trainable_no_head"] / max(
+            1, base["params_no_head"]
+        )
+    return out
 
 
 def logical_numel(p: torch.Tensor) -> int:
@@ -93,12 +131,18 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> int:
     return counter.get_total_flops() // 2 + sum(corrections)
 
 
-def count(model: nn.Module, *, window: int, channels: int) -> dict[str, int]:
-    """{"params", "trainable", "macs"} for one window of shape [1, window, channels]."""
+def count(
+    model: nn.Module, *, window: int, channels: int, head: str | None = None
+) -> dict[str, int]:
+    """{"params", "trainable", "macs"} for one window of shape [1, window, channels]; with
+    ``head`` (the classifier submodule's name) also "params_no_head" and "trainable_no_head"."""
     total, trainable = parameter_counts(model)
     try:
         device = next(model.parameters()).device
     except StopIteration:
         device = torch.device("cpu")
     example = torch.zeros(1, window, channels, device=device)
-    return {"params": total, "trainable": trainable, "macs": count_macs(model, example)}
+    out = {"params": total, "trainable": trainable, "macs": count_macs(model, example)}
+    if head:
+        out["params_no_head"], out["trainable_no_head"] = parameter_counts(model, without=head)
+    return out

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from harbench.contracts import HarbenchError
+from harbench.measure.counting import parameter_counts
 
 ADAMW_STATES = 2  # exp_avg and exp_avg_sq
 FP32_BYTES = 4
@@ -47,23 +48,10 @@ def _storage_key(t: torch.Tensor) -> tuple[int, int]:
     return storage.data_ptr(), storage.nbytes()
 
 
-def _logical_numel(p: torch.Tensor) -> int:
-    shape = getattr(getattr(p, "quant_state", None), "shape", None)
-    return int(torch.Size(shape).numel()) if shape is not None else p.numel()
-
-
 def parameter_summary(model: nn.Module, *, reference_params: int | None = None) -> dict[str, Any]:
     """{"trainable", "total", "share"}; ``share`` is trainable / ``reference_params`` if given
     (e.g. the backbone's size before adapters were added), else trainable / total."""
-    trainable = total = 0
-    seen: set[int] = set()
-    for p in model.parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
-        n = _logical_numel(p)
-        total += n
-        trainable += n if p.requires_grad else 0
+    total, trainable = parameter_counts(model)
     denominator = reference_params if reference_params else total
     return {"trainable": trainable, "total": total, "share": trainable / max(1, denominator)}
 
@@ -112,7 +100,16 @@ def weight_bytes(
 
 
 def frozen_weight_bytes(model: nn.Module) -> int:
-    """Bytes of the parameters that do not train (a 4-bit weight as 4-bit plus its statistics)."""
+    """Bytes of memory the parameters that do not train hold (the one definition in harbench).
+
+    Each distinct tensor storage counts once (shared parameters, tied weights). A plain
+    parameter counts ``numel * element_size``. A quantised one (bitsandbytes ``Params4bit``)
+    counts its packed data (4 bits per weight) plus every tensor its quantisation state holds:
+    the per-block scales (uint8 with double quantisation), their float32 scales and offset, and
+    the code tables that bitsandbytes keeps per layer (16 float32 NF4 levels; the 256-entry
+    dynamic map of double quantisation): they are allocated per layer, so they are memory the
+    frozen weights take. Buffers (BatchNorm statistics) are not weights and are not counted.
+    """
     return weight_bytes(p for p in model.parameters() if not p.requires_grad)
 
 

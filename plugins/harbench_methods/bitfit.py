@@ -2,17 +2,20 @@
 
 A bias is any parameter whose own name is ``bias`` or starts with ``bias_`` / ends with ``_bias``
 (conv, linear and normalisation biases, GRU/LSTM ``bias_ih_l0``..., attention ``in_proj_bias``).
-BatchNorm statistics stay those of the pre-trained model (``bn_policy`` "frozen"): BitFit
-changes only additive terms. Nothing is merged: the model trains in its deployable form.
+Its own BatchNorm policy is "frozen" (BitFit changes only additive terms), used when a run's
+``bn_policy`` is "method". Nothing is merged: the model trains in its deployable form.
 """
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
-from harbench.contracts import HarbenchError, MethodPlugin
+from harbench.contracts import HarbenchError, ModelInfo
 
-from .common import freeze, head_name, in_head, require_trainable, unfreeze_modules
+from .declare import Method
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def is_bias(name: str) -> bool:
@@ -21,29 +24,31 @@ def is_bias(name: str) -> bool:
     return leaf == "bias" or leaf.startswith("bias_") or leaf.endswith("_bias")
 
 
-def backbone_biases(model: nn.Module) -> list[str]:
-    """Names of the bias parameters outside the head."""
-    head = head_name(model)
+def backbone_biases(model: nn.Module, head: str) -> list[str]:
+    """Names of the bias parameters outside the head submodule ``head``."""
+    from .common import in_head
+
     return [n for n, _ in model.named_parameters() if is_bias(n) and not in_head(n, head)]
 
 
-class BitFit(MethodPlugin):
+class BitFit(Method):
     name = "bitfit"
     description = "BitFit: train every bias term of the backbone, plus the head"
     bn_policy = "frozen"
 
-    def adapt(self, model: nn.Module, **params) -> nn.Module:
-        biases = backbone_biases(model)
+    def adapt(self, model: nn.Module, info: ModelInfo, **params) -> nn.Module:
+        from .common import require_trainable, train_only
+
+        biases = backbone_biases(model, info.head)
         if not biases:
             raise HarbenchError(
                 f"method 'bitfit' found no bias term outside the head in {type(model).__name__}: "
                 "it would train the head alone (use linear_probe for that)"
             )
-        freeze(model)
+        train_only(model, info)
         named = dict(model.named_parameters())
         for name in biases:
             named[name].requires_grad_(True)
-        unfreeze_modules(model, [head_name(model)])
         return require_trainable(model, self.name)
 
 

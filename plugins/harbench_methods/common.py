@@ -1,26 +1,19 @@
-"""Helpers shared by the built-in methods: freezing, head lookup, target resolution."""
+"""Helpers shared by the built-in methods: freezing, and target resolution (the one resolver).
+
+Imported when a method runs, never at plugin load: it imports torch.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from torch import nn
 
-from harbench.contracts import HarbenchError
+from harbench.contracts import HarbenchError, ModelInfo
 
-
-def head_name(model: nn.Module) -> str:
-    """Name of the classifier submodule, as declared by the model plugin."""
-    return getattr(model, "harbench_head", "head")
-
-
-def default_targets(model: nn.Module, family: str) -> list[str]:
-    """The module-name suffixes the model plugin declares for an adapter ``family``."""
-    targets = getattr(model, "harbench_targets", {}) or {}
-    return list(targets.get(family, ()))
+from .declare import ALL_LAYERS, ALL_LINEAR, LayerSupport
 
 
 def freeze(model: nn.Module) -> None:
@@ -51,14 +44,16 @@ def require_trainable(model: nn.Module, method: str) -> nn.Module:
     return model
 
 
-def require_positive(method: str, params: dict[str, Any], *keys: str) -> None:
-    """Refuse a non-positive value for any of ``keys`` (ranks, step counts)."""
-    for key in keys:
-        if params[key] is None or params[key] < 1:
-            raise HarbenchError(
-                f"method {method!r}: parameter {key!r} must be a positive integer, "
-                f"got {params[key]!r}"
-            )
+def train_only(model: nn.Module, info: ModelInfo, names: Iterable[str] = ()) -> nn.Module:
+    """Freeze everything, then make the named submodules and the head trainable."""
+    freeze(model)
+    unfreeze_modules(model, [*names, info.head])
+    return model
+
+
+def matches_suffix(name: str, suffixes: Iterable[str]) -> bool:
+    """Whether a dotted module name equals one of ``suffixes`` or ends with ``.suffix``."""
+    return any(name == s or name.endswith("." + s) for s in suffixes)
 
 
 def matching_modules(
@@ -66,13 +61,15 @@ def matching_modules(
 ) -> list[str]:
     """Names of submodules of the given types whose name equals or ends with a suffix."""
     suffixes = list(suffixes)
-    found = []
-    for name, module in model.named_modules():
-        if not isinstance(module, types):
-            continue
-        if any(name == s or name.endswith("." + s) for s in suffixes):
-            found.append(name)
-    return found
+    return [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, types) and matches_suffix(name, suffixes)
+    ]
+
+
+def in_head(name: str, head: str) -> bool:
+    return name == head or name.startswith(head + ".")
 
 
 # --- target resolution with per-method layer support ---------------------------------------------
@@ -85,30 +82,6 @@ FUSED_TORCH_MODULES: tuple[type, ...] = (
     nn.TransformerEncoderLayer,
     nn.TransformerDecoderLayer,
 )
-
-# shorthands for ``targets``; neither includes the head nor pretraining-only modules
-ALL_LINEAR = "all-linear"  # every nn.Linear
-ALL_LAYERS = "all"  # every layer of the types the method supports
-
-
-@dataclass(frozen=True)
-class LayerSupport:
-    """Which layers a method can adapt, and which conv variants it computes (and merges) correctly.
-
-    ``grouped_conv``/``dilated_conv`` False: the method refuses convs with ``groups > 1`` or
-    ``dilation != 1`` instead of silently computing something else.
-    """
-
-    types: tuple[type, ...] = (nn.Linear, nn.Conv1d, nn.Conv2d)
-    grouped_conv: bool = True
-    dilated_conv: bool = True
-
-    def describe(self) -> str:
-        return ", ".join(t.__name__ for t in self.types)
-
-
-def in_head(name: str, head: str) -> bool:
-    return name == head or name.startswith(head + ".")
 
 
 def fused_ancestor(model: nn.Module, name: str) -> tuple[str, nn.Module] | None:
@@ -125,7 +98,7 @@ def fused_ancestor(model: nn.Module, name: str) -> tuple[str, nn.Module] | None:
 def target_problem(model: nn.Module, name: str, module: nn.Module, support: LayerSupport) -> str:
     """Why ``module`` cannot be adapted correctly under ``support``; "" when it can."""
     kind = type(module).__name__
-    if not isinstance(module, support.types):
+    if not isinstance(module, support.classes):
         return f"{name} is a {kind}; this method adapts {support.describe()} layers only"
     fused = fused_ancestor(model, name)
     if fused is not None:
@@ -143,7 +116,7 @@ def target_problem(model: nn.Module, name: str, module: nn.Module, support: Laye
             "backbone with explicit Linear layers"
         )
     if isinstance(module, nn.modules.conv._ConvNd):
-        if module.padding_mode != "zeros":
+        if module.padding_mode != "zeros" and not support.any_padding:
             return (
                 f"{name} pads with padding_mode={module.padding_mode!r}; adapter branches pad "
                 "with zeros, so the adapted and the merged layer would disagree"
@@ -162,22 +135,27 @@ def target_problem(model: nn.Module, name: str, module: nn.Module, support: Laye
     return ""
 
 
-def target_suffixes(model: nn.Module, targets: Any) -> list[str] | str:
+def target_suffixes(info: ModelInfo, targets: Any, default: Sequence[str] = ()) -> list[str] | str:
     """The suffixes a ``targets`` parameter stands for, or one of the ALL_* shorthands.
 
-    ``targets`` is "default" (the backbone's "adapter" family, else its "linear" + "conv"
-    families), a family name the model plugin declares, "all-linear", "all", one name suffix, or
-    a list of suffixes.
+    ``targets`` is "default", a family name the model plugin declares, "all-linear", "all", a
+    module-name suffix, or a list of families and suffixes. "default" means the families in
+    ``default`` when given (the first one the backbone declares; "all" when it declares none of
+    them), else the backbone's "adapter" family, else its "linear" + "conv" families.
     """
     if targets in (None, "", "default"):
-        return default_targets(model, "adapter") or (
-            default_targets(model, "linear") + default_targets(model, "conv")
-        )
+        if default:
+            declared = [s for family in default for s in info.family(family)]
+            return declared or ALL_LAYERS
+        return list(info.family("adapter")) or [*info.family("linear"), *info.family("conv")]
     if isinstance(targets, str):
         if targets in (ALL_LINEAR, ALL_LAYERS):
             return targets
-        return default_targets(model, targets) or [targets]
-    return [str(t) for t in targets]
+        targets = [targets]
+    suffixes: list[str] = []
+    for entry in targets:
+        suffixes += list(info.family(str(entry))) or [str(entry)]
+    return suffixes
 
 
 def _is_leaf_layer(module: nn.Module) -> bool:
@@ -198,11 +176,16 @@ def _selected(model: nn.Module, name: str, module: nn.Module, suffixes, types) -
         return isinstance(module, nn.Linear) and fused_ancestor(model, name) is None
     if suffixes == ALL_LAYERS:
         return isinstance(module, types) and fused_ancestor(model, name) is None
-    return any(name == s or name.endswith("." + s) for s in suffixes)
+    return matches_suffix(name, suffixes)
 
 
 def resolve_targets(
-    model: nn.Module, targets: Any, method: str, support: LayerSupport | None = None
+    model: nn.Module,
+    info: ModelInfo,
+    targets: Any,
+    method: str,
+    support: LayerSupport | None = None,
+    default: Sequence[str] = (),
 ) -> list[str]:
     """Full names of the modules ``method`` wraps: never the head, never an unsupported layer.
 
@@ -210,19 +193,20 @@ def resolve_targets(
     HarbenchError names the layer and the reason. Without it, the Linear/Conv1d/Conv2d layers
     matching ``targets`` are returned and other layers are left out (what custom methods rely
     on); layers inside fused torch modules are refused either way. Containers whose name
-    matches are skipped: their layers match by their own names.
+    matches are skipped: their layers match by their own names. ``default``: see
+    :func:`target_suffixes`.
     """
-    head = head_name(model)
     strict = support is not None
     support = support or LayerSupport()
-    suffixes = target_suffixes(model, targets)
+    types = support.classes
+    suffixes = target_suffixes(info, targets, default)
     names, problems = [], []
     for name, module in model.named_modules():
-        if not name or in_head(name, head):
+        if not name or in_head(name, info.head):
             continue
-        if not _selected(model, name, module, suffixes, support.types):
+        if not _selected(model, name, module, suffixes, types):
             continue
-        if isinstance(module, support.types):
+        if isinstance(module, types):
             problem = target_problem(model, name, module, support)
             if not strict and fused_ancestor(model, name) is None:
                 problem = ""
@@ -238,12 +222,11 @@ def resolve_targets(
             "parameter to other layers."
         )
     if not names:
-        declared = sorted(getattr(model, "harbench_targets", {}) or {})
         raise HarbenchError(
             f"method {method!r} found no {support.describe()} layer matching targets {suffixes} "
-            f"in {type(model).__name__} (the head {head!r} is never wrapped). Set `targets` to "
-            f"module-name suffixes, 'all-linear', 'all', or a family the backbone declares: "
-            f"{declared}."
+            f"in {type(model).__name__} ({info.name}; the head {info.head!r} is never wrapped). "
+            "Set `targets` to module-name suffixes, 'all-linear', 'all', or a family the "
+            f"backbone declares: {sorted(info.targets)}."
         )
     return names
 
@@ -253,42 +236,34 @@ def exact_names_pattern(names: Iterable[str]) -> str:
     return "(?:" + "|".join(re.escape(n) for n in names) + ")"
 
 
-# --- memory of the frozen weights ----------------------------------------------------------------
+def set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
+    """Replace the submodule called ``name`` (dotted) by ``module``."""
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
-def quant_state_bytes(quant_state: Any) -> int:
-    """Bytes of a bitsandbytes 4-bit quant state's per-block scales (nested ones included).
+def running_statistics(model: nn.Module, owner: nn.Module | None = None) -> dict[str, Any]:
+    """The BatchNorm running statistics of ``model`` ({state-dict key: tensor}) when they are
+    part of what training changed: the adapted model ``owner`` (default ``model``) trains with
+    ``bn_policy`` "update", or carries no record saying otherwise. Else {}."""
+    from harbench.contracts import AdaptedInfo
 
-    The 16-entry NF4 code and the 256-entry dynamic map of double quantisation are constants of
-    the format, not per-weight storage, and are not counted.
-    """
-    total = 0
-    absmax = getattr(quant_state, "absmax", None)
-    if absmax is not None:
-        total += absmax.numel() * absmax.element_size()
-    if getattr(quant_state, "nested", False):
-        total += quant_state_bytes(quant_state.state2)
-        offset = getattr(quant_state, "offset", None)
-        if offset is not None:
-            total += offset.numel() * offset.element_size()
-    return total
+    record = getattr(owner if owner is not None else model, "harbench_info", None)
+    if isinstance(record, AdaptedInfo) and record.bn_policy != "update":
+        return {}
+    state = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            for key, buf in module.named_buffers(recurse=False):
+                state[f"{name}.{key}" if name else key] = buf.detach().clone()
+    return state
 
 
-def frozen_weight_bytes(model: nn.Module) -> int:
-    """Bytes held by the parameters that do not train (each shared parameter counted once).
-
-    A bitsandbytes 4-bit weight counts its packed storage (4 bits per weight) plus its
-    quant-state scales; every other frozen parameter counts ``numel * element_size``. Buffers
-    (BatchNorm statistics) are not weights and are not counted.
-    """
-    total = 0
-    seen: set[int] = set()
-    for p in model.parameters():
-        if p.requires_grad or id(p) in seen:
-            continue
-        seen.add(id(p))
-        total += p.numel() * p.element_size()
-        quant_state = getattr(p, "quant_state", None)
-        if quant_state is not None:
-            total += quant_state_bytes(quant_state)
-    return total
+def load_plain_state(model: nn.Module, state: dict[str, Any], method: str) -> None:
+    """Load an adapter state of parameters and buffers keyed like ``model.state_dict()``."""
+    unknown = set(state) - set(model.state_dict())
+    if unknown:
+        raise HarbenchError(
+            f"adapter state of {method!r} names unknown entries: {sorted(unknown)[:5]}"
+        )
+    model.load_state_dict(state, strict=False)

@@ -1,22 +1,26 @@
-"""Full fine-tuning: every weight trains, BatchNorm statistics update."""
+"""Full fine-tuning: every weight trains (the reference every method is compared with)."""
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
-from harbench.contracts import MethodPlugin
+from harbench.contracts import ModelInfo
 
-from .common import require_trainable
+from .declare import Method
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
-class Full(MethodPlugin):
+class Full(Method):
     name = "full"
     description = "train every parameter (the reference every method is compared with)"
     bn_policy = "update"
 
-    def adapt(self, model: nn.Module, **params) -> nn.Module:
-        for p in model.parameters():
-            p.requires_grad_(True)
+    def adapt(self, model: nn.Module, info: ModelInfo, **params) -> nn.Module:
+        from .common import require_trainable
+
+        model.requires_grad_(True)
         return require_trainable(model, self.name)
 
 

@@ -1,23 +1,26 @@
-"""Linear probing: only the classifier head trains; the backbone and its BatchNorm stay frozen."""
+"""Linear probing: only the classifier head trains; the backbone's weights stay frozen."""
 
 from __future__ import annotations
 
-from torch import nn
+from typing import TYPE_CHECKING
 
-from harbench.contracts import MethodPlugin
+from harbench.contracts import ModelInfo
 
-from .common import freeze, head_name, require_trainable, unfreeze_modules
+from .declare import Method
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
-class LinearProbe(MethodPlugin):
+class LinearProbe(Method):
     name = "linear_probe"
     description = "train the classifier head only"
     bn_policy = "frozen"
 
-    def adapt(self, model: nn.Module, **params) -> nn.Module:
-        freeze(model)
-        unfreeze_modules(model, [head_name(model)])
-        return require_trainable(model, self.name)
+    def adapt(self, model: nn.Module, info: ModelInfo, **params) -> nn.Module:
+        from .common import require_trainable, train_only
+
+        return require_trainable(train_only(model, info), self.name)
 
 
 PLUGINS = (LinearProbe,)

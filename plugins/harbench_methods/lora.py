@@ -4,39 +4,45 @@
 cannot adapt correctly), freeze the backbone, let peft wrap exactly those modules, train the head
 fully. ``merge`` folds the update into a deep copy (the adapted model stays usable), and the
 adapter state is peft's own (``get_peft_model_state_dict``) plus the head.
+
+``alpha`` defaults to ``2 * r``: the update is scaled by ``alpha / r``, so a rank sweep keeps the
+same scaling (2) at every rank instead of shrinking it as ``r`` grows. With ``rslora`` the scaling
+is ``alpha / sqrt(r)`` (rank-stabilised LoRA), whose rule is a fixed ``alpha``: null means 16.
 """
 
 from __future__ import annotations
 
 import copy
 from abc import abstractmethod
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from torch import nn
+from harbench.contracts import HarbenchError, ModelInfo, model_info
+from harbench.settings import Param
 
-from harbench.contracts import HarbenchError, MethodPlugin
-
-from .common import (
+from .declare import (
+    LINEAR_AND_CONV,
     LayerSupport,
-    exact_names_pattern,
-    freeze,
-    head_name,
-    require_positive,
-    require_trainable,
-    resolve_targets,
-    unfreeze_modules,
+    Method,
+    alpha_or_twice,
+    alpha_param,
+    dropout_param,
+    rank_param,
+    targets_param,
 )
 
-__all__ = ["LORA_SUPPORT", "LoRA", "PeftMethod", "adapter_layer_names", "resolve_targets"]
+if TYPE_CHECKING:
+    from torch import nn
 
-PEFT_LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+__all__ = ["LORA_SUPPORT", "LoRA", "PeftMethod", "adapter_layer_names"]
 
 # peft's LoRA conv branch is conv(in -> r, kernel, stride, padding) then conv(r -> out, 1): it
 # drops the layer's dilation, and cannot merge a grouped conv. Such layers are refused.
-LORA_SUPPORT = LayerSupport(types=PEFT_LAYER_TYPES, grouped_conv=False, dilated_conv=False)
+LORA_SUPPORT = LayerSupport(grouped_conv=False, dilated_conv=False)
 
 PEFT_STATE = "peft."  # adapter_state keys: peft's adapter weights ...
 MODEL_STATE = "model."  # ... and the head (plain parameters and buffers of the backbone)
+
+RSLORA_ALPHA = 16  # rsLoRA's alpha when none is given: scaling 16 / sqrt(r)
 
 
 def adapter_layer_names(peft_model: nn.Module) -> list[str]:
@@ -47,42 +53,47 @@ def adapter_layer_names(peft_model: nn.Module) -> list[str]:
     return [n for n, m in base.named_modules() if isinstance(m, BaseTunerLayer)]
 
 
-class PeftMethod(MethodPlugin):
+class PeftMethod(Method):
     """A method peft implements: subclasses give the layer support and the peft config."""
 
     support: ClassVar[LayerSupport] = LORA_SUPPORT
+    needs = LINEAR_AND_CONV
     bn_policy = "frozen"
 
     @abstractmethod
-    def config(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    def config(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ):
         """The peft config wrapping exactly ``targets`` (use ``exact_names_pattern``)."""
 
-    def prepare(self, model: nn.Module, targets: list[str], params: dict[str, Any]) -> nn.Module:
+    def prepare(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ) -> nn.Module:
         """Change the frozen backbone before peft wraps it (QLoRA quantises here)."""
         return model
 
     def attach(self, peft_model: nn.Module, params: dict[str, Any]) -> None:
         """Install what the method needs during training (AdaLoRA's rank allocation)."""
 
-    def adapt(self, model: nn.Module, **params: Any) -> nn.Module:
+    def adapt(self, model: nn.Module, info: ModelInfo, **params: Any) -> nn.Module:
         from peft import get_peft_model
         from peft.tuners.tuners_utils import BaseTunerLayer
 
-        params = {**self.defaults, **params}
+        from .common import freeze, require_trainable, resolve_targets, unfreeze_modules
+
         if any(isinstance(m, BaseTunerLayer) for m in model.modules()):
             raise HarbenchError(f"method {self.name!r}: the model already carries peft adapters")
-        head = head_name(model)
-        targets = resolve_targets(model, params.pop("targets"), self.name, self.support)
+        targets = resolve_targets(model, info, params["targets"], self.name, self.support)
         freeze(model)
-        model = self.prepare(model, targets, params)
-        peft_model = get_peft_model(model, self.config(model, targets, params))
+        model = self.prepare(model, info, targets, params)
+        peft_model = get_peft_model(model, self.config(model, info, targets, params))
         wrapped = adapter_layer_names(peft_model)
         if sorted(wrapped) != sorted(targets):
             raise HarbenchError(
                 f"method {self.name!r}: peft wrapped {sorted(wrapped)} instead of the resolved "
                 f"targets {sorted(targets)}"
             )
-        unfreeze_modules(peft_model.base_model.model, [head])
+        unfreeze_modules(peft_model.base_model.model, [info.head])
         self.attach(peft_model, params)
         return require_trainable(peft_model, self.name)
 
@@ -95,16 +106,21 @@ class PeftMethod(MethodPlugin):
         return merged
 
     def adapter_state(self, model: nn.Module) -> dict[str, Any]:
-        """peft's adapter weights (``peft.`` keys) and the head's state (``model.`` keys)."""
+        """peft's adapter weights (``peft.`` keys), the head's state and, when the run updates
+        them, the BatchNorm running statistics (``model.`` keys)."""
         from peft import get_peft_model_state_dict
 
         adapter = get_peft_model_state_dict(model)
         state = {PEFT_STATE + k: v.detach().clone() for k, v in adapter.items()}
+        from .common import running_statistics
+
         base = model.base_model.model
-        head = head_name(base)
+        head = model_info(model).head
         for key, value in base.state_dict().items():
             if key.startswith(head + "."):
                 state[MODEL_STATE + key] = value.detach().clone()
+        for key, value in running_statistics(base, owner=model).items():
+            state[MODEL_STATE + key] = value
         return state
 
     def load_adapter_state(self, model: nn.Module, state: dict[str, Any]) -> None:
@@ -131,16 +147,34 @@ class PeftMethod(MethodPlugin):
 class LoRA(PeftMethod):
     name = "lora"
     description = "LoRA (peft): low-rank update on targeted layers, merged for deployment"
-    defaults = {"r": 8, "alpha": 16, "dropout": 0.0, "targets": "default", "rslora": False}
+    version = "2"  # alpha defaults to 2 * r (was a fixed 16)
+    params = {
+        "r": rank_param(8),
+        "alpha": alpha_param(
+            "update scale numerator: alpha / r (alpha / sqrt(r) with rslora); "
+            "null: 2 * r (16 with rslora)"
+        ),
+        "dropout": dropout_param(),
+        "targets": targets_param(),
+        "rslora": Param(False, "rank-stabilised scaling alpha / sqrt(r)"),
+    }
+
+    def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("rslora") and params.get("alpha") is None:
+            return {**params, "alpha": RSLORA_ALPHA}
+        return alpha_or_twice(params)
 
     def lora_options(self, params: dict[str, Any]) -> dict[str, Any]:
         """Extra LoraConfig fields of a LoRA variant (DoRA sets use_dora)."""
         return {}
 
-    def config(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    def config(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ):
         from peft import LoraConfig
 
-        require_positive(self.name, params, "r")
+        from .common import exact_names_pattern
+
         return LoraConfig(
             r=params["r"],
             lora_alpha=params["alpha"],

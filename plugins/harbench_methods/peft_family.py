@@ -8,35 +8,63 @@ What each adapts:
   merge correctly.
 - ``ia3``, ``adalora``, ``vera``: Linear layers only; a conv target is refused with its name.
 
+Every method with an ``alpha`` scales its update by ``alpha / r`` (AdaLoRA: ``alpha / init_r``);
+``alpha`` null (the default) means ``2 * r`` (``2 * init_r``), the same scaling at every rank.
+
 AdaLoRA's rank allocation needs a call after every optimiser step and its orthogonal regulariser
 needs the loss, both left by peft to a transformers training loop. harbench's loop knows no
 method, so ``adalora`` does both itself when the adapter gradients of a backward pass are
-complete: it adds the gradient of ``orth_reg_weight * mean ||P P^T - I||_F`` and runs peft's
-``update_and_allocate`` (one step before peft's own order, which runs it after
-``optimizer.step()``); before every forward it re-applies the current rank mask, so a step
-never leaves a pruned singular value non-zero. Its schedule needs ``total_step`` (training
-steps): default 1000; set it to epochs x batches per epoch of the suite.
+complete (see ``adalora_steps``): it adds the gradient of
+``orth_reg_weight * mean ||P P^T - I||_F`` and runs peft's ``update_and_allocate`` (one step
+before peft's own order, which runs it after ``optimizer.step()``); before every forward it
+re-applies the current rank mask, so a step never leaves a pruned singular value non-zero. Its
+schedule needs ``total_step`` (training steps): default 1000; set it to epochs x batches per
+epoch of the suite.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+from harbench.contracts import HarbenchError, ModelInfo
+from harbench.settings import Param
 
-from harbench.contracts import HarbenchError
-
-from .common import LayerSupport, default_targets, exact_names_pattern, require_positive
+from .declare import (
+    LayerSupport,
+    alpha_or_twice,
+    alpha_param,
+    dropout_param,
+    rank_param,
+    targets_param,
+)
 from .lora import LoRA, PeftMethod
 
-LINEAR_ONLY = LayerSupport(types=(nn.Linear,), grouped_conv=False, dilated_conv=False)
-FULL_KERNEL_UPDATE = LayerSupport(types=(nn.Linear, nn.Conv1d, nn.Conv2d))
+if TYPE_CHECKING:
+    from torch import nn
+
+LINEAR_ONLY = LayerSupport(types=("Linear",), grouped_conv=False, dilated_conv=False)
+FULL_KERNEL_UPDATE = LayerSupport()
+
+ALPHA_DOC = "update scale numerator: alpha / r; null: 2 * r"
+
+
+def _lycoris_params(**extra: Param) -> dict[str, Param]:
+    """The parameters LoHa and LoKr share, then their own."""
+    return {
+        "r": rank_param(8),
+        "alpha": alpha_param(ALPHA_DOC),
+        "rank_dropout": dropout_param("dropout probability on the update's rank components"),
+        "module_dropout": dropout_param("probability of skipping a whole adapter in a step"),
+        "effective_conv2d": Param(False, "parametrise Conv2d updates by the effective kernel"),
+        "targets": targets_param(),
+        **extra,
+    }
 
 
 class DoRA(LoRA):
     name = "dora"
     description = "DoRA (peft): LoRA on the direction plus a trainable magnitude per output"
+    version = "2"  # alpha defaults to 2 * r
 
     def lora_options(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"use_dora": True}
@@ -45,20 +73,20 @@ class DoRA(LoRA):
 class LoHa(PeftMethod):
     name = "loha"
     description = "LoHa (peft): Hadamard product of two low-rank updates; Linear and conv layers"
+    version = "2"  # alpha defaults to 2 * r (was a fixed 8)
     support = FULL_KERNEL_UPDATE
-    defaults = {
-        "r": 8,
-        "alpha": 8,
-        "rank_dropout": 0.0,
-        "module_dropout": 0.0,
-        "effective_conv2d": False,
-        "targets": "default",
-    }
+    params = _lycoris_params()
 
-    def config(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return alpha_or_twice(params)
+
+    def config(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ):
         from peft import LoHaConfig
 
-        require_positive(self.name, params, "r")
+        from .common import exact_names_pattern
+
         return LoHaConfig(
             r=params["r"],
             alpha=params["alpha"],
@@ -72,22 +100,23 @@ class LoHa(PeftMethod):
 class LoKr(PeftMethod):
     name = "lokr"
     description = "LoKr (peft): Kronecker product of a small and a low-rank factor; Linear and conv"
+    version = "2"  # alpha defaults to 2 * r (was a fixed 8)
     support = FULL_KERNEL_UPDATE
-    defaults = {
-        "r": 8,
-        "alpha": 8,
-        "rank_dropout": 0.0,
-        "module_dropout": 0.0,
-        "decompose_both": False,
-        "decompose_factor": -1,
-        "effective_conv2d": False,
-        "targets": "default",
-    }
+    params = _lycoris_params(
+        decompose_both=Param(False, "decompose the small Kronecker factor too"),
+        decompose_factor=Param(-1, "Kronecker factor size (-1: as square as possible)", min=-1),
+    )
 
-    def config(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return alpha_or_twice(params)
+
+    def config(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ):
         from peft import LoKrConfig
 
-        require_positive(self.name, params, "r")
+        from .common import exact_names_pattern
+
         return LoKrConfig(
             r=params["r"],
             alpha=params["alpha"],
@@ -107,23 +136,39 @@ class IA3(PeftMethod):
     name = "ia3"
     description = "(IA)^3 (peft): learned rescaling vectors on Linear layers"
     support = LINEAR_ONLY
-    defaults = {"targets": "default", "feedforward": "default"}
+    needs = ("linear",)
+    params = {
+        "targets": targets_param(),
+        "feedforward": Param(
+            "default",
+            "targets whose input (not output) is rescaled: 'default' (the backbone's "
+            "'feedforward' family), a suffix or a list of suffixes",
+            kind="names",
+        ),
+    }
 
-    def config(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    def config(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ):
         from peft import IA3Config
+
+        from .common import exact_names_pattern
 
         return IA3Config(
             target_modules=exact_names_pattern(targets),
-            feedforward_modules=exact_names_pattern(self.feedforward(model, targets, params)),
+            feedforward_modules=exact_names_pattern(self.feedforward(info, targets, params)),
         )
 
-    def feedforward(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    @staticmethod
+    def feedforward(info: ModelInfo, targets: list[str], params: dict[str, Any]) -> list[str]:
         """The targets whose input (not output) is rescaled."""
+        from .common import matches_suffix
+
         wanted = params["feedforward"]
         if wanted in (None, "", "default"):
-            return [t for t in targets if _matches(t, default_targets(model, "feedforward"))]
+            return [t for t in targets if matches_suffix(t, info.family("feedforward"))]
         suffixes = [wanted] if isinstance(wanted, str) else list(wanted)
-        chosen = [t for t in targets if _matches(t, suffixes)]
+        chosen = [t for t in targets if matches_suffix(t, suffixes)]
         if not chosen:
             raise HarbenchError(
                 f"method 'ia3' parameter 'feedforward' {suffixes} names none of its targets "
@@ -132,20 +177,26 @@ class IA3(PeftMethod):
         return chosen
 
 
-def _matches(name: str, suffixes: list[str]) -> bool:
-    return any(name == s or name.endswith("." + s) for s in suffixes)
-
-
 class VeRA(PeftMethod):
     name = "vera"
     description = "VeRA (peft): frozen shared random projections, trainable scaling vectors"
     support = LINEAR_ONLY
-    defaults = {"r": 64, "d_initial": 0.1, "dropout": 0.0, "prng_key": 0, "targets": "default"}
+    needs = ("linear",)
+    params = {
+        "r": rank_param(64, "rank of the shared random projections"),
+        "d_initial": Param(0.1, "initial value of the trainable vector d", min=0),
+        "dropout": dropout_param(),
+        "prng_key": Param(0, "seed of the shared random projections", min=0),
+        "targets": targets_param(),
+    }
 
-    def config(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    def config(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ):
         from peft import VeraConfig
 
-        require_positive(self.name, params, "r")
+        from .common import exact_names_pattern
+
         return VeraConfig(
             r=params["r"],
             d_initial=params["d_initial"],
@@ -159,26 +210,34 @@ class VeRA(PeftMethod):
 class AdaLoRA(PeftMethod):
     name = "adalora"
     description = "AdaLoRA (peft): SVD-form LoRA whose rank budget is pruned by importance"
+    version = "2"  # alpha defaults to 2 * init_r (was a fixed 32)
     support = LINEAR_ONLY
-    defaults = {
-        "init_r": 12,
-        "target_r": 8,
-        "alpha": 32,
-        "dropout": 0.0,
-        "total_step": 1000,
-        "tinit": 0,
-        "tfinal": 0,
-        "delta_t": 1,
-        "beta1": 0.85,
-        "beta2": 0.85,
-        "orth_reg_weight": 0.5,
-        "targets": "default",
+    needs = ("linear",)
+    params = {
+        "init_r": rank_param(12, "rank every target starts with"),
+        "target_r": rank_param(8, "average rank left per target after budgeting"),
+        "alpha": alpha_param("update scale numerator: alpha / init_r; null: 2 * init_r"),
+        "dropout": dropout_param(),
+        "total_step": Param(1000, "training steps (epochs x batches per epoch)", min=1),
+        "tinit": Param(0, "warm-up steps before budgeting starts", min=0),
+        "tfinal": Param(0, "final steps at the target budget", min=0),
+        "delta_t": Param(1, "steps between two budget allocations", min=1),
+        "beta1": Param(0.85, "EMA factor of the importance sensitivity", min=0, max=1),
+        "beta2": Param(0.85, "EMA factor of the importance uncertainty", min=0, max=1),
+        "orth_reg_weight": Param(0.5, "weight of the orthogonality regulariser", min=0),
+        "targets": targets_param(),
     }
 
-    def config(self, model: nn.Module, targets: list[str], params: dict[str, Any]):
+    def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return alpha_or_twice(params, "init_r")
+
+    def config(
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ):
         from peft import AdaLoraConfig
 
-        require_positive(self.name, params, "init_r", "target_r", "total_step", "delta_t")
+        from .common import exact_names_pattern
+
         if params["tinit"] + params["tfinal"] >= params["total_step"]:
             raise HarbenchError(
                 f"method 'adalora': tinit ({params['tinit']}) + tfinal ({params['tfinal']}) must "
@@ -200,15 +259,21 @@ class AdaLoRA(PeftMethod):
         )
 
     def attach(self, peft_model: nn.Module, params: dict[str, Any]) -> None:
+        from .adalora_steps import AdaLoraSteps
+
         peft_model.harbench_adalora = AdaLoraSteps(peft_model, params["orth_reg_weight"])
 
     def merge(self, model: nn.Module) -> nn.Module:
+        from .adalora_steps import AdaLoraSteps
+
         AdaLoraSteps.apply_mask(model)
         return super().merge(model)
 
     def adapter_state(self, model: nn.Module) -> dict[str, Any]:
         """Full-rank factors with the pruned singular values zeroed (so a freshly adapted model,
         whose rank pattern is unset, loads them without resizing)."""
+        from .adalora_steps import AdaLoraSteps
+
         AdaLoraSteps.apply_mask(model)
         config = model.peft_config[model.active_adapter]
         pattern, config.rank_pattern = config.rank_pattern, None
@@ -216,64 +281,6 @@ class AdaLoRA(PeftMethod):
             return super().adapter_state(model)
         finally:
             config.rank_pattern = pattern
-
-
-class AdaLoraSteps:
-    """AdaLoRA's per-step work, run from autograd hooks (see the module docstring)."""
-
-    def __init__(self, peft_model: nn.Module, orth_reg_weight: float):
-        self.model = peft_model
-        self.orth_reg_weight = orth_reg_weight
-        self.step = 0
-        self.factors = {
-            n: p
-            for n, p in peft_model.named_parameters()
-            if p.requires_grad and (".lora_A." in n or ".lora_B." in n)
-        }
-        self.params = [
-            p
-            for n, p in peft_model.named_parameters()
-            if p.requires_grad and any(f".{k}." in n for k in ("lora_A", "lora_B", "lora_E"))
-        ]
-        self.pending: set[int] = set()
-        for p in self.params:
-            p.register_post_accumulate_grad_hook(self._accumulated)
-        peft_model.register_forward_pre_hook(lambda module, args: self.apply_mask(module))
-
-    def _accumulated(self, param: torch.Tensor) -> None:
-        self.pending.add(id(param))
-        if len(self.pending) == len(self.params):
-            self.pending.clear()
-            self.after_backward()
-
-    @torch.no_grad()
-    def add_orthogonality_gradient(self) -> None:
-        """d/dP of ``w * mean_P ||C - I||_F`` with C = P P^T for lora_A, P^T P for lora_B."""
-        if not self.orth_reg_weight or not self.factors:
-            return
-        scale = self.orth_reg_weight / len(self.factors)
-        for name, p in self.factors.items():
-            a_side = ".lora_A." in name
-            cov = p @ p.T if a_side else p.T @ p
-            diff = cov - torch.eye(cov.shape[0], dtype=p.dtype, device=p.device)
-            norm = torch.linalg.matrix_norm(diff)
-            if norm == 0 or p.grad is None:
-                continue
-            grad = (2 * diff @ p) if a_side else (2 * p @ diff)
-            p.grad.add_(grad, alpha=float(scale / norm))
-
-    def after_backward(self) -> None:
-        self.add_orthogonality_gradient()
-        self.model.base_model.update_and_allocate(self.step)
-        self.step += 1
-
-    @staticmethod
-    def apply_mask(model: nn.Module) -> None:
-        """Zero the singular values the current rank pattern prunes (nothing before one is set)."""
-        tuner = model.base_model
-        pattern = tuner.peft_config[tuner.trainable_adapter_name].rank_pattern
-        if pattern:
-            tuner.rankallocator.mask_using_rank_pattern(tuner.model, pattern)
 
 
 PLUGINS = (DoRA, LoHa, LoKr, IA3, VeRA, AdaLoRA)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from harbench.contracts import HarbenchError, MethodPlugin
+from harbench.contracts import MethodPlugin, ModelInfo
+from harbench.settings import Param, defaults_of
 
 
 class LastN(MethodPlugin):
     name = "last_n"
     description = "freeze everything but the last n parameterised layers"
-    defaults = {"n": 2}
+    params = {"n": Param(2, "how many of the last parameterised layers train", min=1)}
+    defaults = defaults_of(params)
+    needs = ()  # any backbone: it adapts whatever layers come last
     bn_policy = "frozen"
 
-    def adapt(self, model: nn.Module, **params) -> nn.Module:
-        n = params["n"]
-        if n < 1:
-            raise HarbenchError(f"last_n needs n >= 1, got {n}")
+    def adapt(self, model, info: ModelInfo, **params):
+        """``info`` (the backbone's head and target families) is unused: position decides."""
         layers = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
         for p in model.parameters():
             p.requires_grad_(False)
-        for layer in layers[-n:]:
+        for layer in layers[-params["n"]:]:
             for p in layer.parameters(recurse=False):
                 p.requires_grad_(True)
         return model
