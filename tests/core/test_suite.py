@@ -422,13 +422,13 @@ def test_compatible_pairs_and_explicit_targets_pass():
 
 def test_expand_builds_the_plan_lazily_once(monkeypatch):
     calls = []
-    real = suite._expand
+    real = suite.plan.expand
 
     def counting(*args):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(suite, "_expand", counting)
+    monkeypatch.setattr(suite.plan, "expand", counting)
     loaded = load(BASE)
     assert calls == []
     first = loaded.expand()

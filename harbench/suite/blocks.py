@@ -1,0 +1,118 @@
+"""The suite-wide blocks: the pretraining stage, leave-one-dataset-out and recordings shared
+between datasets, the common time-to-target (``compare``) and the executor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harbench import plugins
+from harbench.contracts import HarbenchError
+from harbench.settings import ExecutorSettings, Param, PretrainSettings, executor_options
+from harbench.suite.axes import Entry
+from harbench.suite.located import Key, Where, check_keys, known, mapping, names_of
+
+COMPARE_KEYS = {"reference", "fraction", "f1"}
+
+
+def pretrain_stage(
+    where: Where, key: Key, value: Any, models: list[Entry]
+) -> PretrainSettings | None:
+    if value in (None, False):
+        return None
+    given = mapping(where, key, value)
+    try:
+        stage = PretrainSettings.from_dict(given)
+    except HarbenchError as exc:
+        where.fail(key, exc)
+    in_matrix = {m.name for m in models}
+    for i, name in enumerate(names_of(stage.models)):
+        known(where, key + ("models", i), "models", name)
+        if name not in in_matrix:
+            raise where.error(
+                key + ("models", i),
+                f"model {name!r} is not in matrix.models ({', '.join(sorted(in_matrix))})",
+            )
+    for i, name in enumerate(names_of(stage.datasets)):
+        known(where, key + ("datasets", i), "datasets", name)
+    return stage
+
+
+def check_lodo(where: Where, datasets: list[Entry], pretrain: PretrainSettings | None) -> None:
+    """Leave-one-dataset-out needs several datasets and a pretraining stage to pool the others."""
+    if len({d.name for d in datasets}) < 2:
+        raise where.error(("matrix", "datasets"), "protocol lodo needs at least two datasets")
+    if pretrain is None:
+        raise where.error(
+            ("defaults", "protocol", "name"),
+            "protocol lodo pretrains on every dataset but the held-out one: add defaults.pretrain "
+            "(and defaults.window.harmonise so that all datasets share channels and rate)",
+        )
+
+
+def check_shared_recordings(
+    where: Where, datasets: list[Entry], pretrain: PretrainSettings | None, lodo: bool
+) -> None:
+    """Refuse a held-out dataset whose recordings a pretraining dataset also holds (leakage)."""
+    if pretrain is None:
+        return
+    for entry in datasets:
+        held_out = plugins.get("datasets", entry.name)
+        origin = getattr(held_out, "recordings_from", "")
+        if not origin:
+            continue
+        pooled = [d.name for d in datasets if d.name != entry.name] if lodo else []
+        pooled += [d for d in names_of(pretrain.datasets) if d != entry.name]
+        for other in pooled:
+            if getattr(plugins.get("datasets", other), "recordings_from", "") == origin:
+                raise where.error(
+                    entry.path,
+                    f"held-out dataset {entry.name!r} and pretraining dataset {other!r} share "
+                    f"their recordings ({origin!r}): the backbone would be pretrained on the "
+                    f"people and signals it is tested on. Keep only one of {entry.name!r} and "
+                    f"{other!r} in the suite.",
+                )
+
+
+def compare_block(where: Where, value: Any, methods: list[Entry]) -> dict[str, Any] | None:
+    """``compare: {reference: full, fraction: 0.95}`` or ``{reference: full, f1: 0.8}``: the
+    common time-to-target of the suite's comparisons (read by the reports)."""
+    if value is None:
+        return None
+    key: Key = ("compare",)
+    given = mapping(where, key, value)
+    check_keys(where, key, given, COMPARE_KEYS)
+    if "fraction" in given and "f1" in given:
+        raise where.error(key, "give either fraction (of the reference's best F1) or f1, not both")
+    reference = given.get("reference", "full")
+    known(where, key + ("reference",), "methods", reference)
+    in_matrix = sorted({m.name for m in methods})
+    if reference not in in_matrix:
+        raise where.error(
+            key + ("reference",),
+            f"reference method {reference!r} is not in matrix.methods ({', '.join(in_matrix)})",
+        )
+    unit = Param(0.95, min=0, min_exclusive=True, max=1)
+    out: dict[str, Any] = {"reference": reference}
+    target = "f1" if "f1" in given else "fraction"
+    try:
+        out[target] = unit.check(given.get(target, 0.95))
+    except HarbenchError as exc:
+        raise where.error(key + (target,), str(exc)) from None
+    return out
+
+
+def executor_block(where: Where, value: Any) -> dict[str, Any]:
+    key: Key = ("executor",)
+    given = dict(mapping(where, key, value))
+    base = {k: given.pop(k) for k in ("name", "workers") if k in given}
+    try:
+        settings = ExecutorSettings.from_dict(base)
+    except HarbenchError as exc:
+        where.fail(key, exc)
+    known(where, key + ("name",), "executors", settings.name)
+    try:
+        options = executor_options(settings.name, given)
+    except HarbenchError as exc:
+        where.fail(key, exc)
+    return {**settings.to_dict(), **options}
