@@ -167,3 +167,16 @@ def test_subject_adaptation_without_window_starts_is_refused(hapt):
     bare.start = bare.start[:0]
     with pytest.raises(HarbenchError, match="needs the start sample of every window"):
         protocols.make_folds(bare, {"name": "subject_adaptation"})
+
+
+def test_registering_the_protocols_imports_neither_numpy_nor_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, harbench_protocols\n"
+        "harbench_protocols.harbench_register_protocols(register=lambda p: None)\n"
+        "print(sorted(m for m in ('numpy', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError
+
+if TYPE_CHECKING:  # numpy is imported where folds are cut, not when the plugin registers
+    import numpy as np
 
 
 def folds_by_subject_groups(windows, groups: Sequence[np.ndarray]) -> list[Fold]:
     """One fold per group of test subjects; every other subject trains."""
+    import numpy as np
+
     folds = []
     for i, test_subjects in enumerate(groups):
         is_test = np.isin(windows.subject, test_subjects)

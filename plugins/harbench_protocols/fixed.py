@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
 from harbench.settings import Param
 
@@ -43,6 +41,8 @@ class Fixed(ProtocolPlugin):
         return 1
 
     def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        import numpy as np
+
         test = params.get("test_subjects")
         if not test:
             raise HarbenchError("protocol fixed needs test_subjects: [...]")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
-from harbench.data import protocols
 from harbench.settings import Param, ParamError
 
 
@@ -25,6 +24,8 @@ class Lodo(ProtocolPlugin):
     }
 
     def bind(self, dataset: DatasetPlugin, params: dict[str, Any]) -> dict[str, Any]:
+        from harbench.data import protocols
+
         inner = dict(params.get("inner") or dataset.protocol)
         if inner.get("name", protocols.DEFAULT) == self.name:
             raise HarbenchError("lodo cannot be its own inner protocol")
@@ -34,9 +35,13 @@ class Lodo(ProtocolPlugin):
             raise ParamError(f"inner {exc}", path=("inner", *exc.path)) from None
 
     def fold_count(self, dataset: DatasetPlugin, params: dict[str, Any]) -> int:
+        from harbench.data import protocols
+
         return protocols.fold_count(dataset, self._inner(params))
 
     def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        from harbench.data import protocols
+
         return protocols.make_folds(windows, self._inner(params))
 
     @staticmethod

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
 
 from .common import folds_by_subject_groups
@@ -26,5 +24,7 @@ class Loso(ProtocolPlugin):
         return len(dataset.subjects)
 
     def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        import numpy as np
+
         subjects = np.unique(windows.subject)
         return folds_by_subject_groups(windows, [np.array([s]) for s in subjects])

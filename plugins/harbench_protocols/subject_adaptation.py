@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
-from harbench.data import protocols
 from harbench.settings import Param
 
 from .common import check_subjects
@@ -56,6 +53,10 @@ class SubjectAdaptation(ProtocolPlugin):
         return len(targets) if targets is not None else len(dataset.subjects)
 
     def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        import numpy as np
+
+        from harbench.data import protocols
+
         targets = params.get("targets")
         if targets is None:
             targets = [int(s) for s in np.unique(windows.subject)]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
 from harbench.settings import Param
 
@@ -31,6 +29,8 @@ class SubjectGroups(ProtocolPlugin):
         return int(params.get("groups", 5))
 
     def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        import numpy as np
+
         groups = int(params.get("groups", 5))
         subjects = np.unique(windows.subject)
         if not 2 <= groups <= len(subjects):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from harbench.contracts import DatasetPlugin, Fold, ProtocolPlugin
 from harbench.settings import Param
 
@@ -22,6 +20,8 @@ class WindowKFold(ProtocolPlugin):
         return int(params.get("k", 5))
 
     def folds(self, windows, params: dict[str, Any]) -> list[Fold]:
+        import numpy as np
+
         everything = np.arange(len(windows))
         blocks = np.array_split(everything, int(params.get("k", 5)))
         return [
