@@ -120,3 +120,14 @@ def test_bn_policy_comes_from_the_training_setting():
     from harbench import plugins
 
     assert runner.bn_policy(own) == plugins.get("methods", "linear_probe").bn_policy
+
+
+def test_setup_warm_up_leaves_results_unchanged():
+    spec, = specs("{lora: {r: 4}}")
+    runner._warmed.discard("lora")
+    first = run_ok(spec)  # adapts a copy first (untimed), then the run's model
+    assert "lora" in runner._warmed
+    second = run_ok(spec)  # no warm-up this time
+    assert first.metrics["macro_f1"] == second.metrics["macro_f1"]
+    losses = [[r["train_loss"] for r in res.curves] for res in (first, second)]
+    assert losses[0] == losses[1]
