@@ -13,7 +13,6 @@ is ``alpha / sqrt(r)`` (rank-stabilised LoRA), whose rule is a fixed ``alpha``: 
 from __future__ import annotations
 
 import copy
-from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harbench.contracts import HarbenchError, ModelInfo, model_info
@@ -60,11 +59,27 @@ class PeftMethod(Method):
     needs = LINEAR_AND_CONV
     bn_policy = "frozen"
 
-    @abstractmethod
-    def config(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ):
-        """The peft config wrapping exactly ``targets`` (use ``exact_names_pattern``)."""
+    peft_config: ClassVar[str]  # name of the peft config class, e.g. "LoraConfig"
+    # harbench parameter -> peft config field, and constant config fields
+    peft_fields: ClassVar[dict[str, str]] = {}
+    peft_constants: ClassVar[dict[str, Any]] = {}
+
+    def config_fields(
+        self, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The peft config's fields other than ``target_modules`` (override to add or check)."""
+        fields = {peft: params[ours] for ours, peft in self.peft_fields.items()}
+        return {**fields, **self.peft_constants}
+
+    def config(self, info: ModelInfo, targets: list[str], params: dict[str, Any]):
+        """The peft config wrapping exactly ``targets``."""
+        import peft
+
+        from .common import exact_names_pattern
+
+        config_class = getattr(peft, self.peft_config)
+        fields = self.config_fields(info, targets, params)
+        return config_class(target_modules=exact_names_pattern(targets), **fields)
 
     def prepare(
         self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
@@ -86,7 +101,7 @@ class PeftMethod(Method):
         targets = resolve_targets(model, info, params["targets"], self.name, self.support)
         freeze(model)
         model = self.prepare(model, info, targets, params)
-        peft_model = get_peft_model(model, self.config(model, info, targets, params))
+        peft_model = get_peft_model(model, self.config(info, targets, params))
         wrapped = adapter_layer_names(peft_model)
         if sorted(wrapped) != sorted(targets):
             raise HarbenchError(
@@ -164,26 +179,10 @@ class LoRA(PeftMethod):
             return {**params, "alpha": RSLORA_ALPHA}
         return alpha_or_twice(params)
 
-    def lora_options(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Extra LoraConfig fields of a LoRA variant (DoRA sets use_dora)."""
-        return {}
-
-    def config(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ):
-        from peft import LoraConfig
-
-        from .common import exact_names_pattern
-
-        return LoraConfig(
-            r=params["r"],
-            lora_alpha=params["alpha"],
-            lora_dropout=params["dropout"],
-            target_modules=exact_names_pattern(targets),
-            use_rslora=params["rslora"],
-            bias="none",
-            **self.lora_options(params),
-        )
+    peft_config = "LoraConfig"
+    peft_fields = {"r": "r", "alpha": "lora_alpha", "dropout": "lora_dropout",
+                   "rslora": "use_rslora"}
+    peft_constants = {"bias": "none"}
 
 
 PLUGINS = (LoRA,)

@@ -65,68 +65,39 @@ class DoRA(LoRA):
     name = "dora"
     description = "DoRA (peft): LoRA on the direction plus a trainable magnitude per output"
     version = "2"  # alpha defaults to 2 * r
-
-    def lora_options(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"use_dora": True}
+    peft_constants = {**LoRA.peft_constants, "use_dora": True}
 
 
-class LoHa(PeftMethod):
-    name = "loha"
-    description = "LoHa (peft): Hadamard product of two low-rank updates; Linear and conv layers"
-    version = "2"  # alpha defaults to 2 * r (was a fixed 8)
+class Lycoris(PeftMethod):
+    """LoHa and LoKr: a full-kernel update (any conv), scaled by alpha / r."""
+
     support = FULL_KERNEL_UPDATE
-    params = _lycoris_params()
+    peft_fields = {"r": "r", "alpha": "alpha", "rank_dropout": "rank_dropout",
+                   "module_dropout": "module_dropout", "effective_conv2d": "use_effective_conv2d"}
 
     def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
         return alpha_or_twice(params)
 
-    def config(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ):
-        from peft import LoHaConfig
 
-        from .common import exact_names_pattern
-
-        return LoHaConfig(
-            r=params["r"],
-            alpha=params["alpha"],
-            rank_dropout=params["rank_dropout"],
-            module_dropout=params["module_dropout"],
-            use_effective_conv2d=params["effective_conv2d"],
-            target_modules=exact_names_pattern(targets),
-        )
+class LoHa(Lycoris):
+    name = "loha"
+    description = "LoHa (peft): Hadamard product of two low-rank updates; Linear and conv layers"
+    version = "2"  # alpha defaults to 2 * r (was a fixed 8)
+    params = _lycoris_params()
+    peft_config = "LoHaConfig"
 
 
-class LoKr(PeftMethod):
+class LoKr(Lycoris):
     name = "lokr"
     description = "LoKr (peft): Kronecker product of a small and a low-rank factor; Linear and conv"
     version = "2"  # alpha defaults to 2 * r (was a fixed 8)
-    support = FULL_KERNEL_UPDATE
     params = _lycoris_params(
         decompose_both=Param(False, "decompose the small Kronecker factor too"),
         decompose_factor=Param(-1, "Kronecker factor size (-1: as square as possible)", min=-1),
     )
-
-    def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        return alpha_or_twice(params)
-
-    def config(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ):
-        from peft import LoKrConfig
-
-        from .common import exact_names_pattern
-
-        return LoKrConfig(
-            r=params["r"],
-            alpha=params["alpha"],
-            rank_dropout=params["rank_dropout"],
-            module_dropout=params["module_dropout"],
-            decompose_both=params["decompose_both"],
-            decompose_factor=params["decompose_factor"],
-            use_effective_conv2d=params["effective_conv2d"],
-            target_modules=exact_names_pattern(targets),
-        )
+    peft_config = "LoKrConfig"
+    peft_fields = {**Lycoris.peft_fields, "decompose_both": "decompose_both",
+                   "decompose_factor": "decompose_factor"}
 
 
 class IA3(PeftMethod):
@@ -146,18 +117,14 @@ class IA3(PeftMethod):
             kind="names",
         ),
     }
+    peft_config = "IA3Config"
 
-    def config(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ):
-        from peft import IA3Config
-
+    def config_fields(
+        self, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ) -> dict[str, Any]:
         from .common import exact_names_pattern
 
-        return IA3Config(
-            target_modules=exact_names_pattern(targets),
-            feedforward_modules=exact_names_pattern(self.feedforward(info, targets, params)),
-        )
+        return {"feedforward_modules": exact_names_pattern(self.feedforward(info, targets, params))}
 
     @staticmethod
     def feedforward(info: ModelInfo, targets: list[str], params: dict[str, Any]) -> list[str]:
@@ -189,22 +156,10 @@ class VeRA(PeftMethod):
         "prng_key": Param(0, "seed of the shared random projections", min=0),
         "targets": targets_param(),
     }
-
-    def config(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ):
-        from peft import VeraConfig
-
-        from .common import exact_names_pattern
-
-        return VeraConfig(
-            r=params["r"],
-            d_initial=params["d_initial"],
-            vera_dropout=params["dropout"],
-            projection_prng_key=params["prng_key"],
-            save_projection=True,
-            target_modules=exact_names_pattern(targets),
-        )
+    peft_config = "VeraConfig"
+    peft_fields = {"r": "r", "d_initial": "d_initial", "dropout": "vera_dropout",
+                   "prng_key": "projection_prng_key"}
+    peft_constants = {"save_projection": True}
 
 
 class AdaLoRA(PeftMethod):
@@ -227,36 +182,26 @@ class AdaLoRA(PeftMethod):
         "orth_reg_weight": Param(0.5, "weight of the orthogonality regulariser", min=0),
         "targets": targets_param(),
     }
+    peft_config = "AdaLoraConfig"
+    peft_fields = {
+        "init_r": "init_r", "target_r": "target_r", "alpha": "lora_alpha",
+        "dropout": "lora_dropout", "total_step": "total_step", "tinit": "tinit",
+        "tfinal": "tfinal", "delta_t": "deltaT", "beta1": "beta1", "beta2": "beta2",
+        "orth_reg_weight": "orth_reg_weight",
+    }
 
     def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
         return alpha_or_twice(params, "init_r")
 
-    def config(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ):
-        from peft import AdaLoraConfig
-
-        from .common import exact_names_pattern
-
+    def config_fields(
+        self, info: ModelInfo, targets: list[str], params: dict[str, Any]
+    ) -> dict[str, Any]:
         if params["tinit"] + params["tfinal"] >= params["total_step"]:
             raise HarbenchError(
                 f"method 'adalora': tinit ({params['tinit']}) + tfinal ({params['tfinal']}) must "
                 f"be below total_step ({params['total_step']}) to leave a budgeting phase"
             )
-        return AdaLoraConfig(
-            init_r=params["init_r"],
-            target_r=params["target_r"],
-            lora_alpha=params["alpha"],
-            lora_dropout=params["dropout"],
-            total_step=params["total_step"],
-            tinit=params["tinit"],
-            tfinal=params["tfinal"],
-            deltaT=params["delta_t"],
-            beta1=params["beta1"],
-            beta2=params["beta2"],
-            orth_reg_weight=params["orth_reg_weight"],
-            target_modules=exact_names_pattern(targets),
-        )
+        return super().config_fields(info, targets, params)
 
     def attach(self, peft_model: nn.Module, params: dict[str, Any]) -> None:
         from .adalora_steps import AdaLoraSteps
