@@ -182,6 +182,7 @@ def _parts(where: Where, data: dict[str, Any]) -> Parts:
         methods=methods,
         seeds=seeds,
         folds=folds,
+        every_fold=folds_value == "all",
         protocols=bound,
         protocol_sources=sources_of(("defaults", "protocol"), base_protocol),
         window=window,

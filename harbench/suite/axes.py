@@ -239,6 +239,8 @@ def bind_protocol(
     if "name" not in protocol:
         protocol["name"] = plugin.protocol.get("name", protocols.DEFAULT)
     key: Key = ("defaults", "protocol") if base else ds.path
+    if sources:  # an override changed the protocol: its `set.protocol` is where to look
+        key = next(iter(sources.values()))[:-1]
     name_key = sources.get("name", key + ("name",) if base else key)
     known(where, name_key, "protocols", protocol["name"])
     view = Subset(plugin, ds.params.get("subjects"))

@@ -37,6 +37,7 @@ class Parts:
     methods: list[Entry]
     seeds: list[int]
     folds: dict[str, list[int]]  # dataset entry path -> folds to run
+    every_fold: bool  # folds: all (a protocol changed by an override keeps the folds it has)
     protocols: dict[str, dict[str, Any]]  # dataset entry path -> bound protocol
     protocol_sources: dict[str, Key]
     window: dict[str, Any]
@@ -73,6 +74,8 @@ def expand(suite_name: str, parts: Parts) -> Iterator[RunSpec]:
                 if matches(rule, cell, model.resolved, method.resolved):
                     cfg.apply(rule)
             spec = _spec(parts, memo, cfg, cell, fingerprint, suite_name)
+            if spec is None:
+                continue
             if spec.run_id not in seen:
                 seen.add(spec.run_id)
                 yield spec
@@ -97,14 +100,24 @@ def _plain(value: Any) -> bool:
 
 def _spec(
     parts: Parts, memo: _Memo, cfg: _Cell, cell: dict[str, Any], fingerprint: str, suite: str
-) -> RunSpec:
-    """The RunSpec of one cell whose overrides ``cfg`` holds; every value checked."""
+) -> RunSpec | None:
+    """The RunSpec of one cell whose overrides ``cfg`` holds, every value checked; None for a
+    fold that a protocol changed by an override does not have (with ``folds: all``)."""
     where, ds, model, method = parts.where, cfg.ds, cfg.model, cfg.method
     protocol = parts.protocols[entry_key(ds)]
     if cfg.protocol:
-        protocol = memo(
-            _rebind_protocol, where, ds, cfg.base_protocol(), cfg.protocol_sources, cell["fold"]
+        protocol, n_folds = memo(
+            _rebind_protocol, where, ds, cfg.base_protocol(), cfg.protocol_sources
         )
+        if cell["fold"] >= n_folds:
+            if parts.every_fold:
+                return None
+            at = cfg.protocol_sources.get("name") or next(iter(cfg.protocol_sources.values()))
+            raise where.error(
+                at,
+                f"an override gives the protocol of {ds.name!r} {n_folds} folds; "
+                f"fold {cell['fold']} does not exist",
+            )
     model_params = memo(resolve_entry, where, "models", model, cfg.model_params, cfg.model_src)
     method_params = memo(
         resolve_entry, where, "methods", method, cfg.method_params, cfg.method_src
@@ -135,20 +148,12 @@ def _spec(
 
 
 def _rebind_protocol(
-    where: Where, ds: Entry, protocol: dict[str, Any], sources: dict[str, Key], fold: int
-) -> dict[str, Any]:
-    """The protocol of a cell whose overrides change it, checked again (fold included)."""
+    where: Where, ds: Entry, protocol: dict[str, Any], sources: dict[str, Key]
+) -> tuple[dict[str, Any], int]:
+    """The protocol of a cell whose overrides change it, checked again, and its fold count."""
     bound = bind_protocol(where, ds, protocol, sources)
     view = Subset(plugins.get("datasets", ds.name), ds.params.get("subjects"))
-    n_folds = protocols.fold_count(view, bound)
-    if fold >= n_folds:
-        at = sources.get("name") or next(iter(sources.values()), ds.path)
-        raise where.error(
-            at,
-            f"an override gives the protocol of {ds.name!r} {n_folds} folds; "
-            f"fold {fold} does not exist",
-        )
-    return bound
+    return bound, protocols.fold_count(view, bound)
 
 
 class _Cell:

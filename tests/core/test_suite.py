@@ -499,3 +499,21 @@ def test_pretraining_seed_follows_the_run_unless_set():
     assert stage["objective"] == "supervised" and "seed" not in stage
     fixed = load(text.replace("{objective: supervised}", "{objective: supervised, seed: 3}"))
     assert fixed.expand()[0].pretrain["seed"] == 3
+
+
+def test_an_override_may_change_the_protocol_of_some_cells():
+    text = USER_SUITE.replace("  folds: [0]\n", "") + (
+        "overrides:\n  - when: {method: lora}\n    set: {protocol: {groups: 2}}\n"
+    )
+    specs = load(text).expand()
+    full = sorted(s.fold for s in specs if s.method == "full")
+    lora = sorted(s.fold for s in specs if s.method == "lora")
+    assert full == [0, 1, 2] and lora == [0, 1]  # folds: all follows each cell's protocol
+    assert {s.protocol["groups"] for s in specs if s.method == "lora"} == {2}
+    with pytest.raises(SuiteError, match=r"line 15, key 'overrides.0.set.protocol'.*groups 9"):
+        load(text.replace("groups: 2", "groups: 9")).expand()
+    listed = USER_SUITE.replace("  folds: [0]", "  folds: [2]") + (
+        "overrides:\n  - when: {method: lora}\n    set: {protocol: {groups: 2}}\n"
+    )
+    with pytest.raises(SuiteError, match="'overrides.0.set.protocol.groups'.*fold 2 does not"):
+        load(listed).expand()
