@@ -57,10 +57,11 @@ def parameter_counts(model: nn.Module, *, without: str | None = None) -> tuple[i
 def trainable_shares(base: dict[str, int], adapted: dict[str, int]) -> dict[str, float]:
     """Trainable share of an adapted model against its backbone before adaptation.
 
-    ``trainable_share``: trainable / backbone parameters, head included on both sides (the
-    convention of the LoRA and LoRA-Edge papers' "trainable parameters" percentages).
+    ``trainable_share``: trainable / backbone parameters, the head included on both sides.
     ``trainable_share_no_head``: the same with the classifier head left out of both counts
-    (needs the ``*_no_head`` counts of :func:`count` with a ``head``; absent otherwise).
+    (needs the ``*_no_head`` counts of :func:`count` with a ``head``; absent otherwise). Both are
+    kept because papers rarely say which they report: LoRA-Edge's abstract ("at most 1.49% of
+    parameters") does not say whether its head, which trains fully, is counted.
     """
     out = {"trainable_share": adapted["trainable"] / max(1, base["params"])}
     if "trainable_no_head" in adapted and "params_no_head" in base:
