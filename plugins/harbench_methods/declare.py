@@ -25,6 +25,8 @@ class Method(MethodPlugin):
     """A built-in method: ``params`` is the one declaration; ``defaults`` is derived from it."""
 
     params: ClassVar[dict[str, Param]] = {}
+    # target families (ModelPlugin.targets keys) of which the backbone must declare at least one
+    # non-empty family for this method to adapt it; () adapts any backbone
     needs: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
