@@ -269,15 +269,20 @@ class Store:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [result.run_id])
             marks = ", ".join("?" * len(RUN_COLUMNS))
             con.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({marks})", row)
-            if result.metrics:
-                con.executemany(
-                    "INSERT INTO metrics VALUES (?, ?, ?)",
-                    [[result.run_id, k, float(v)] for k, v in result.metrics.items()],
+            if result.metrics:  # one statement over lists: much faster than executemany
+                names = list(result.metrics)
+                values = [float(result.metrics[k]) for k in names]
+                con.execute(
+                    "INSERT INTO metrics SELECT ?, unnest(?::VARCHAR[]), unnest(?::DOUBLE[])",
+                    [result.run_id, names, values],
                 )
             if result.curves:
-                con.executemany(
-                    "INSERT INTO curves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [_curve_row(result.run_id, r) for r in result.curves],
+                columns = list(zip(*(_curve_row(r) for r in result.curves)))
+                con.execute(
+                    "INSERT INTO curves SELECT ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[]), "
+                    "unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), "
+                    "unnest(?::DOUBLE[]), unnest(?::DOUBLE[])",
+                    [result.run_id, *(list(c) for c in columns)],
                 )
             if result.details:
                 d = result.details
@@ -315,17 +320,14 @@ class Store:
         return rows[0] if rows else (None, None)
 
 
-def _curve_row(run_id: str, row: dict[str, Any]) -> list[Any]:
-    return [
-        run_id,
+def _curve_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    """(stage, epoch, train_loss, val_loss, val_f1, lr, seconds) of one curve row."""
+    numbers = [row.get(k) for k in ("train_loss", "val_loss", "val_f1", "lr", "seconds")]
+    return (
         row.get("stage", "train"),
         int(row["epoch"]),
-        row.get("train_loss"),
-        row.get("val_loss"),
-        row.get("val_f1"),
-        row.get("lr"),
-        row.get("seconds"),
-    ]
+        *(None if v is None else float(v) for v in numbers),
+    )
 
 
 def _plugins_used(spec: dict[str, Any]) -> dict[str, dict[str, str]]:
