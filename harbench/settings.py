@@ -343,7 +343,9 @@ class PretrainSettings(Settings):
     )
     models: list[str] | None = setting(None, "backbones pretrained; null = every one", kind="names")
     datasets: list[str] | None = setting(
-        None, "datasets pooled for pretraining; null = the run's own training data", kind="names"
+        None,
+        "datasets pooled for pretraining; null = the run's own training (source) data",
+        kind="names",
     )
     epochs: int = setting(20, "pretraining epochs", min=1)
     batch_size: int = setting(128, "windows per pretraining step", min=1)
@@ -400,3 +402,30 @@ SETTINGS: dict[str, type[Settings]] = {
     "window": WindowSettings,
     "executor": ExecutorSettings,
 }
+
+
+def markdown_table(params: Mapping[str, Param]) -> str:
+    """A markdown table of parameter declarations: name, default, accepted values, doc."""
+    rows = ["| key | default | accepted | meaning |", "|---|---|---|---|"]
+    for name, param in params.items():
+        default = "null" if param.default is None else f"`{param.default!r}`"
+        rows.append(f"| `{name}` | {default} | {param.describe_range()} | {param.doc} |")
+    return "\n".join(rows)
+
+
+def reference() -> str:
+    """Every suite setting of the harness and of each registered protocol, as markdown: the
+    documentation is rendered from the same declarations the parser checks against."""
+    from harbench import plugins
+
+    parts = []
+    for block, cls in SETTINGS.items():
+        where = "`executor:`" if block == "executor" else f"`defaults.{block}`"
+        parts.append(f"### {where}\n\n{(cls.__doc__ or '').strip().splitlines()[0]}\n")
+        parts.append(markdown_table(cls.params()) + "\n")
+    for name in plugins.registry().names("protocols"):
+        plugin = plugins.get("protocols", name)
+        parts.append(f"### protocol `{name}`\n\n{plugin.description}\n")
+        declared = plugin_params(plugin)
+        parts.append((markdown_table(declared) if declared else "No parameters.") + "\n")
+    return "\n".join(parts)

@@ -139,3 +139,12 @@ def test_resolve_plugin_params_is_the_one_resolution_of_the_registered_plugins()
         settings.resolve_plugin_params("protocols", "subject_groups", {"groups": 1})
     with pytest.raises(HarbenchError, match="unknown model 'tinierhr'. Did you mean 'tinierhar'"):
         settings.resolve_plugin_params("models", "tinierhr", {})
+
+
+def test_the_reference_documentation_is_rendered_from_the_declarations():
+    text = settings.reference()
+    for cls in settings.SETTINGS.values():
+        for name, param in cls.params().items():
+            assert f"| `{name}` |" in text and param.doc in text
+    assert "### protocol `subject_adaptation`" in text and "| `adapt_fraction` |" in text
+    assert "| `lr` | `0.001` | float > 0 | AdamW learning rate |" in text
