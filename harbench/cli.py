@@ -8,7 +8,7 @@ import warnings
 
 from harbench.contracts import HarbenchError
 
-COMMAND_MODULES = ("run", "results", "plugins", "models", "data")
+COMMAND_MODULES = ("run", "results", "plot", "report", "plugins", "models", "data", "scaffold")
 
 
 def build_parser() -> argparse.ArgumentParser:
