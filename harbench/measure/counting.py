@@ -6,9 +6,14 @@ Convention: MACs are the multiply-accumulates of convolutions, linear layers, at
 ``gates * (input * hidden + hidden * hidden)`` (plus the projection for LSTMs with ``proj_size``),
 whatever kernel runs them, so a fused cuDNN RNN and the CPU path agree. Element-wise work
 (activations, normalisation, softmax, gate non-linearities, biases) is not counted.
+Convolutions are counted as their own modules compute them: while counting, every conv carries a
+no-op hook, so a backbone that runs plain convs through fast kernels of its own (which must fall
+back to the module when it carries hooks) is counted like the plain conv.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import nn
@@ -94,6 +99,10 @@ def recurrent_macs(module: nn.RNNBase, steps: int, batch: int) -> int:
     return macs
 
 
+def _called(module: nn.Module, args: Any, output: Any) -> None:
+    """A no-op forward hook: its presence makes a backbone run the layer's own forward."""
+
+
 def count_macs(model: nn.Module, example: torch.Tensor) -> int:
     """MACs of one forward pass on ``example`` (under the convention above)."""
     counter = FlopCounterMode(display=False)
@@ -120,6 +129,10 @@ def count_macs(model: nn.Module, example: torch.Tensor) -> int:
         if isinstance(module, tuple(GATES)):
             handles.append(module.register_forward_pre_hook(pre_hook))
             handles.append(module.register_forward_hook(post_hook))
+        elif isinstance(module, nn.modules.conv._ConvNd):
+            # a backbone may compute a plain conv with fast element-wise kernels on its weights
+            # (invisible to the flop counter); by contract it calls a conv that carries hooks
+            handles.append(module.register_forward_hook(_called))
     was_training = model.training
     model.eval()
     try:
