@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -220,3 +220,26 @@ def test_leaderboard_from_another_process_while_a_suite_writes_shows_runs_so_far
             store.write(result(i, 0.5))
         n, _ = leaderboard_n(db)
         assert n == 5
+
+
+def test_validate_counts_stored_runs_while_the_writer_holds_the_file(tmp_path):
+    from harbench import suite as suites
+
+    suite = REPO / "suites" / "smoke.yaml"
+    db = tmp_path / "smoke.duckdb"
+    specs = suites.load(suite).expand()
+    with Store(db) as store:  # what the coordinator stored for the first runs (no training here)
+        for i, spec in enumerate(specs[:-1]):
+            store.write(replace(result(i), run_id=spec.run_id))
+    stored = len(specs) - 1
+    writer = duckdb.connect(str(db))  # a write transaction of the next run, in progress
+    writer.execute("BEGIN TRANSACTION")
+    writer.execute("UPDATE runs SET host = 'busy'")
+    closer = threading.Timer(1.5, lambda: (writer.execute("COMMIT"), writer.close()))
+    closer.start()
+    start = time.monotonic()
+    done = run_cli(["validate", str(suite), "--db", str(db)], env=harbench_env(), cwd=REPO)
+    closer.join()
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start >= 1.0  # it waited for the transaction instead of "0 stored"
+    assert f"{len(specs)} runs, {stored} already stored, 1 to run" in done.stdout
