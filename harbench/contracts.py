@@ -240,18 +240,33 @@ class MethodPlugin(ABC):
 
 
 class Executor(ABC):
-    """Maps a pure function over run specs, yielding (spec, result) pairs as they complete."""
+    """Maps a pure function over run specs, yielding (spec, result) pairs as they complete.
+
+    ``params`` declares the engine's own settings in a suite's ``executor:`` block
+    (``harbench.settings.Param`` values by name; ``name`` and ``workers`` are every executor's);
+    ``map`` receives them all resolved as ``settings``.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"
+    params: ClassVar[dict[str, Any]] = {}
 
     @abstractmethod
     def map(
-        self, fn: Callable[[Any], Any], specs: Iterable[Any], *, workers: int = 1
+        self,
+        fn: Callable[..., Any],
+        specs: Iterable[Any],
+        *,
+        workers: int = 1,
+        events: Callable[[Any], None] | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> Iterator[tuple[Any, Any]]:
         """Call ``fn`` on every spec; yield ``(spec, fn(spec))`` in completion order.
 
+        With ``events``, call ``fn(spec, emit)`` instead: ``emit(event)`` in the worker delivers
+        ``event`` (a picklable dataclass of ``harbench.events``) to ``events`` in the caller's
+        process and thread, during the iteration.
         When ``fn`` could not run to completion (a worker process died), yield ``(spec, exc)``
         with the exception instead: the coordinator stores that run as failed and goes on.
         """

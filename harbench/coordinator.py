@@ -1,15 +1,26 @@
-"""The coordinator: expands a suite, skips what is stored, maps runs, and is the only writer."""
+"""The coordinator: plans a suite, skips what is stored, hands the work to an executor, and is the
+only writer of the store.
+
+A suite's plan is a small graph: each distinct pretraining stage once, then the runs that need it
+(runs that need none start with the stages). Stages and runs go through the same executor; a
+stage's checkpoint reaches every worker through the shared cache folder (HARBENCH_CACHE), so a
+killed suite resumes without training a finished stage again. The coordinator reports what
+happens as plain events (:mod:`harbench.events`) to a sink; it never prints.
+"""
 
 from __future__ import annotations
 
-import sys
+import contextlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-from harbench import plugins, runner, suite
+from harbench import events as ev
+from harbench import plugins, suite
+from harbench.contracts import HarbenchError
+from harbench.settings import ExecutorSettings, ParamError, plugin_params, resolve
 from harbench.store import Store
 
 
@@ -22,10 +33,130 @@ class Summary:
     failed: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     db: str = ""
+    stages: int = 0  # pretraining stages ensured by this call
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A pretraining stage of the plan: ``spec`` is one run that needs it (any one will do)."""
+
+    key: str
+    spec: suite.RunSpec
+
+    @property
+    def label(self) -> str:
+        objective = (self.spec.pretrain or {}).get("objective", "mae")
+        return f"{objective} pretraining of {self.spec.model} for {self.spec.dataset}"
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    key: str
+    status: str  # "ok" or "failed"
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a worker returns: the stage's outcome or the run's result, and its own time."""
+
+    outcome: Any
+    seconds: float
+
+
+@dataclass
+class Plan:
+    stages: list[Stage]
+    first: list[suite.RunSpec]  # runs that need no stage: they start alongside the stages
+    after: list[suite.RunSpec]  # runs that need a stage: they start once the stages are done
+
+    @property
+    def phases(self) -> list[list[Any]]:
+        return [p for p in ([*self.stages, *self.first], self.after) if p]
+
+
+def plan(specs: list[suite.RunSpec]) -> Plan:
+    """Group ``specs`` under the distinct pretraining stages they need."""
+    from harbench import pretrain
+
+    stages: dict[str, Stage] = {}
+    first, after = [], []
+    for spec in specs:
+        key = pretrain.stage_key(spec) if spec.pretrain is not None else None
+        if key is None:
+            first.append(spec)
+            continue
+        stages.setdefault(key, Stage(key, spec))
+        after.append(spec)
+    return Plan(list(stages.values()), first, after)
+
+
+def execute(item: Stage | suite.RunSpec, emit: Callable[[Any], None] | None = None) -> Finished:
+    """What a worker does with one item of the plan (any process; events go to ``emit``)."""
+    emit = emit or ev.discard
+    started = time.perf_counter()
+    if isinstance(item, Stage):
+        return Finished(_ensure(item, emit), time.perf_counter() - started)
+    return Finished(_run(item, emit), time.perf_counter() - started)
+
+
+def _ensure(stage: Stage, emit: Callable[[Any], None]) -> StageOutcome:
+    from harbench import pretrain
+
+    emit(ev.StageStarted(stage.key, stage.label))
+    try:
+        pretrain.ensure_stage(stage.spec)
+    except Exception as exc:  # the runs that need it will meet the same error and store it
+        return StageOutcome(stage.key, "failed", f"{type(exc).__name__}: {exc}")
+    return StageOutcome(stage.key, "ok")
+
+
+def _run(spec: suite.RunSpec, emit: Callable[[Any], None]) -> Any:
+    from harbench import runner
+
+    emit(ev.RunStarted(spec.run_id, spec.short(), int(spec.training.get("epochs", 0))))
+    trained = [0.0]
+
+    def on_epoch(_spec: suite.RunSpec, row: dict[str, float]) -> None:
+        trained[0] += float(row.get("seconds", 0.0))
+        emit(ev.EpochEnded(spec.run_id, int(row["epoch"]), float(row["train_loss"]),
+                           float(row["val_f1"]), trained[0]))
+
+    runner.set_epoch_listener(on_epoch)
+    try:
+        return runner.run_one(spec)
+    finally:
+        runner.set_epoch_listener(None)
+
+
+def executor_settings(
+    loaded: suite.Suite,
+    name: str | None = None,
+    workers: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The executor plugin and its resolved settings: the suite's block, then the CLI's values.
+
+    ``workers`` is every executor's setting; the rest are the plugin's own ``params``. A
+    different executor named on the command line does not inherit the suite's block.
+    """
+    block = dict(loaded.executor or {})
+    block_name = str(block.pop("name", "local"))
+    name = name or block_name
+    given = block if name == block_name else {}
+    given.update(options or {})
+    if workers is not None:
+        given["workers"] = workers
+    engine = plugins.get("executors", name)
+    params = {"workers": ExecutorSettings.params()["workers"], **plugin_params(engine)}
+    try:
+        return engine, resolve(f"executor {name!r}", params, given)
+    except ParamError as exc:
+        raise HarbenchError(f"{loaded.path}, key 'executor.{exc.key}': {exc}") from None
 
 
 def run_suite(
@@ -35,80 +166,80 @@ def run_suite(
     rerun: bool = False,
     executor: str | None = None,
     workers: int | None = None,
-    console: Console | None = None,
+    options: dict[str, Any] | None = None,
+    sink: Callable[[Any], None] | None = None,
 ) -> Summary:
-    """Run every cell of the suite at ``path`` that the store does not hold yet."""
-    console = console or Console(stderr=True)
+    """Run every cell of the suite at ``path`` that the store does not hold yet.
+
+    ``options`` override the suite's executor settings; ``sink`` receives every event (nothing is
+    printed without one).
+    """
+    emit = sink or ev.discard
+    started = time.perf_counter()
     loaded = suite.load(path)
     specs = loaded.expand()
-    executor_name = executor or loaded.executor.get("name", "local")
-    n_workers = workers or int(loaded.executor.get("workers", 1))
-    engine = plugins.get("executors", executor_name)
+    engine, settings = executor_settings(loaded, executor, workers, options)
+    n_workers = int(settings.get("workers", 1))
     if loaded.skip_missing_datasets:
-        specs = _drop_missing_datasets(specs, console)
+        specs = _drop_missing_datasets(specs, emit)
         if not specs:
-            console.print(f"[yellow]{loaded.name}: none of its datasets is present; nothing to run")
             return Summary(loaded.name, 0, 0)
     with Store(db) as store:
-        store.link_suite(loaded.name, [s.run_id for s in specs])
+        store.link_suite(loaded.name, [s.run_id for s in specs],
+                         yaml_text=Path(path).read_text(), path=str(path))
         done = set() if rerun else store.finished_ids(s.run_id for s in specs)
         pending = [s for s in specs if s.run_id not in done]
         summary = Summary(loaded.name, len(specs), len(specs) - len(pending), db=str(store.path))
-        if not pending:
-            console.print(
-                f"[green]{loaded.name}: all {len(specs)} runs already stored[/] ({store.path})"
-            )
-            return summary
-        console.print(
-            f"[bold]{loaded.name}[/]: {len(pending)} to run, {summary.skipped} already stored, "
-            f"executor {executor_name} x{n_workers}, results in {store.path}"
-        )
-        with _progress(console) as progress:
-            overall = progress.add_task("suite", total=len(pending), info="")
-            current = progress.add_task("run", total=None, info="", visible=False)
-
-            def on_epoch(spec: suite.RunSpec, row: dict[str, float]) -> None:
-                progress.update(
-                    current,
-                    visible=True,
-                    description=spec.short(),
-                    total=spec.training["epochs"],
-                    completed=row["epoch"],
-                    info=f"epoch {row['epoch']} val F1 {row['val_f1']:.3f}",
-                )
-
-            runner.set_epoch_listener(on_epoch)
-            try:
-                for spec, result in engine.map(runner.run_one, pending, workers=n_workers):
-                    if isinstance(result, BaseException):
-                        result = runner.failed_result(spec, f"{type(result).__name__}: {result}")
-                    store.write(
-                        result, labels={"model": spec.model_label, "method": spec.method_label}
-                    )
-                    n_done = summary.ok + summary.failed + 1
-                    if result.status == "ok":
-                        summary.ok += 1
-                        line = (
-                            f"[{n_done}/{len(pending)}] ok     {spec.short()}  "
-                            f"macro-F1 {result.metrics['macro_f1']:.3f}"
-                        )
+        work = plan(pending)
+        summary.stages = len(work.stages)
+        emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,
+                             len(work.stages), engine.name, n_workers, str(store.path)))
+        for phase in work.phases:
+            results = engine.map(execute, phase, workers=n_workers, events=emit, settings=settings)
+            with contextlib.closing(results):
+                for item, finished in results:
+                    if isinstance(item, Stage):
+                        _stage_done(item, finished, emit)
                     else:
-                        summary.failed += 1
-                        summary.failures.append((spec.short(), result.error.splitlines()[0]))
-                        line = (
-                            f"[{n_done}/{len(pending)}] FAILED {spec.short()}: "
-                            f"{result.error.splitlines()[0]}"
-                        )
-                    progress.console.print(line, markup=False, highlight=False)
-                    progress.update(overall, advance=1, info=f"{summary.failed} failed")
-                    if not sys.stderr.isatty():
-                        sys.stderr.flush()
-            finally:
-                runner.set_epoch_listener(None)
+                        _run_done(item, finished, store, summary, len(pending), emit)
+    emit(ev.SuiteFinished(loaded.name, summary.ok, summary.failed, summary.skipped,
+                          time.perf_counter() - started))
     return summary
 
 
-def _drop_missing_datasets(specs: list[suite.RunSpec], console: Console) -> list[suite.RunSpec]:
+def _stage_done(stage: Stage, finished: Any, emit: Callable[[Any], None]) -> None:
+    if isinstance(finished, BaseException):
+        outcome, seconds = StageOutcome(stage.key, "failed", f"{finished}"), 0.0
+    else:
+        outcome, seconds = finished.outcome, finished.seconds
+    emit(ev.StageFinished(stage.key, stage.label, outcome.status, seconds, outcome.error))
+
+
+def _run_done(spec: suite.RunSpec, finished: Any, store: Store, summary: Summary, pending: int,
+              emit: Callable[[Any], None]) -> None:
+    """Store one run's result (the only write of the suite) and report it."""
+    from harbench import runner
+
+    if isinstance(finished, BaseException):
+        result = runner.failed_result(spec, f"{type(finished).__name__}: {finished}")
+        seconds = 0.0
+    else:
+        result, seconds = finished.outcome, finished.seconds
+    store.write(result, labels={"model": spec.model_label, "method": spec.method_label})
+    first_line = result.error.splitlines()[0] if result.error else ""
+    if result.status == "ok":
+        summary.ok += 1
+    else:
+        summary.failed += 1
+        summary.failures.append((spec.short(), first_line))
+    emit(ev.RunFinished(spec.run_id, spec.short(), result.status,
+                        result.metrics.get("macro_f1"), seconds, first_line,
+                        summary.ok + summary.failed, pending))
+
+
+def _drop_missing_datasets(
+    specs: list[suite.RunSpec], emit: Callable[[Any], None]
+) -> list[suite.RunSpec]:
     """Leave out the runs of datasets whose files are not on disk, saying which and why."""
     from harbench.data.load import dataset_root
 
@@ -118,24 +249,9 @@ def _drop_missing_datasets(specs: list[suite.RunSpec], console: Console) -> list
         root = dataset_root(plugin)
         present[name] = plugin.embedded or plugin.is_present(root)
         if not present[name]:
-            console.print(
-                f"[yellow]skipping dataset {name}[/]: not present in {root} "
-                f"(harbench data fetch {name}, or harbench data info {name})"
-            )
+            emit(ev.DatasetSkipped(name, f"not present in {root} (harbench data fetch {name}, "
+                                         f"or harbench data info {name})"))
     return [s for s in specs if present[s.dataset]]
-
-
-def _progress(console: Console) -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
 
 
 def dry_run(path: str | Path, *, db: str | Path | None = None) -> tuple[suite.Suite, set[str]]:

@@ -1,0 +1,96 @@
+"""Speed-up of the process and ray executors over serial execution of the same runs.
+
+The same runs (TinierHAR on HAPT, subject-group fold 0, one run per seed) go through the
+``local`` executor (serial), ``process`` with 2 workers and ``ray`` with 2 workers (a local Ray
+cluster of 2 CPUs, started inside the timing), each into its own fresh store. For each it prints
+the wall time, the speed-up over serial (goal on 2 cores: >= 1.9 for process, >= 1.8 for ray),
+and the executor's overhead per run as a ratio to a run's own time:
+
+    overhead per run = (wall x workers - sum of the runs' own times) / runs
+    ratio            = overhead per run / mean own time of a run
+
+where a run's own time is measured inside its worker around ``run_one`` (so process start-up,
+imports, Ray's start and result transport count as overhead).
+
+    python benchmarks/scaling.py [--runs 4] [--epochs 6] [--engines local,process,ray]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from harbench import coordinator
+from harbench import events as ev
+
+SUITE = """
+name: scaling
+defaults:
+  protocol: {{name: subject_groups, groups: 10}}
+  training: {{epochs: {epochs}, batch_size: 64, lr: 0.003, patience: 1000}}
+matrix:
+  datasets: [{dataset}]
+  models: [tinierhar]
+  methods: [full]
+  seeds: {seeds}
+  folds: [0]
+"""
+WORKERS = {"local": 1, "process": 2, "ray": 2, "slurm": 2}
+GOALS = {"process": 1.9, "ray": 1.8}
+
+
+def measure(engine: str, path: Path, folder: Path) -> dict[str, float]:
+    """Run the suite on ``engine``; wall time and the runs' own times."""
+    own: list[float] = []
+
+    def sink(event: object) -> None:
+        if isinstance(event, ev.RunFinished):
+            if event.status != "ok":
+                raise SystemExit(f"{engine}: run failed: {event.error}")
+            own.append(event.seconds)
+
+    options = {"cluster": "local", "poll_s": 0.2} if engine == "slurm" else None
+    start = time.perf_counter()
+    coordinator.run_suite(path, db=folder / f"{engine}.duckdb", executor=engine,
+                          workers=WORKERS[engine], options=options, sink=sink)
+    wall = time.perf_counter() - start
+    workers = WORKERS[engine]
+    overhead = (wall * workers - sum(own)) / len(own)
+    return {"wall": wall, "own": statistics.mean(own), "overhead": overhead, "workers": workers}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--dataset", default="hapt_embedded")
+    parser.add_argument("--engines", default="local,process,ray")
+    args = parser.parse_args()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if engines[0] != "local":
+        engines.insert(0, "local")  # the serial baseline, measured in the same run
+    import harbench
+
+    harbench.load_windows(args.dataset)  # warm the window cache: every engine reads it
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / "scaling.yaml"
+        seeds = list(range(args.runs))
+        path.write_text(SUITE.format(epochs=args.epochs, dataset=args.dataset, seeds=seeds))
+        figures = {engine: measure(engine, path, folder) for engine in engines}
+    serial = figures["local"]["wall"]
+    print(f"{args.runs} runs of TinierHAR on {args.dataset}, {args.epochs} epochs each, CPU")
+    print(f"{'executor':<10} {'workers':>7} {'wall s':>8} {'speed-up':>9} {'goal':>6} "
+          f"{'run s':>7} {'overhead/run s':>15} {'overhead/run time':>18}")
+    for engine, f in figures.items():
+        speedup = serial / f["wall"]
+        goal = f">={GOALS[engine]}" if engine in GOALS else ""
+        print(f"{engine:<10} {f['workers']:>7} {f['wall']:>8.1f} {speedup:>9.2f} {goal:>6} "
+              f"{f['own']:>7.1f} {f['overhead']:>15.2f} {f['overhead'] / f['own']:>18.3f}")
+
+
+if __name__ == "__main__":
+    main()

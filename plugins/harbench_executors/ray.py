@@ -1,0 +1,127 @@
+"""The ray executor: each run a Ray task, on a cluster or on a local one started for the suite.
+
+Install with ``pip install harbench[ray]``. ``ray`` is imported only when a suite runs on it.
+Runs ask for ``cpus`` and ``gpus`` each (fractions allowed: ``gpus: 0.5`` puts two runs on a
+GPU); Ray places them and sets ``CUDA_VISIBLE_DEVICES``. Events come back through a Ray queue
+that the coordinator drains while it waits; results come back as task return values, and the
+coordinator stays the only writer of the store.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from harbench.contracts import Executor, HarbenchError
+from harbench.settings import Param
+from harbench_executors.common import DEVICE, WorkerDied, call, forwarded_env
+
+POLL_S = 0.25
+
+
+def _ray_task(fn: Callable[..., Any], spec: Any, env: dict[str, str], queue: Any) -> Any:
+    """The body of one Ray task: ``fn`` on ``spec`` with the caller's HARBENCH_* environment."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return call(fn, spec, None if queue is None else queue.put)
+    finally:  # Ray reuses worker processes: leave the environment as found
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _lost(exc: BaseException) -> WorkerDied:
+    """A short WorkerDied for a task Ray could not bring back (its first line only)."""
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip().splitlines()
+    return WorkerDied(f"{type(cause).__name__}: {text[0] if text else ''}".rstrip(": "))
+
+
+class RayExecutor(Executor):
+    name = "ray"
+    description = "each run a Ray task: on a cluster (address: auto) or a local one for the suite"
+    params = {
+        "address": Param(
+            None,
+            "Ray cluster to join ('auto': the one this machine belongs to); null: start a local "
+            "one for the suite with workers x cpus CPUs",
+            kind="str",
+            nullable=True,
+        ),
+        "cpus": Param(1.0, "CPUs each run asks for (fractions allowed)", min=0, min_exclusive=True),
+        "gpus": Param(0.0, "GPUs each run asks for (fractions allowed, e.g. 0.5)", min=0),
+        "device": DEVICE,
+    }
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        specs: Iterable[Any],
+        *,
+        workers: int = 1,
+        events: Callable[[Any], None] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[Any, Any]]:
+        """Yield (spec, result) as tasks complete; (spec, WorkerDied) for a task that was lost."""
+        try:
+            import ray
+            from ray.util.queue import Queue
+        except ImportError:
+            raise HarbenchError(
+                "executor 'ray' needs Ray: pip install 'harbench[ray]'"
+            ) from None
+        settings = settings or {}
+        cpus, gpus = float(settings.get("cpus", 1.0)), float(settings.get("gpus", 0.0))
+        device = settings.get("device") or ("cuda" if gpus > 0 else None)
+        started_here = not ray.is_initialized()
+        if started_here:
+            _start(ray, settings.get("address"), workers, cpus)
+        queue = Queue(actor_options={"num_cpus": 0}) if events is not None else None
+        task = ray.remote(_ray_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+        env = forwarded_env(device)
+        refs = {task.remote(fn, spec, env, queue): spec for spec in specs}
+        try:
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
+                _drain(queue, events)
+                for ref in done:
+                    spec = refs.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except Exception as exc:  # the task or its worker failed: a failed run
+                        result = _lost(exc)
+                    yield spec, result
+        finally:
+            for ref in refs:
+                ray.cancel(ref, force=True)
+            if queue is not None:
+                queue.shutdown()
+            if started_here:
+                ray.shutdown()
+
+
+def _start(ray: Any, address: str | None, workers: int, cpus: float) -> None:
+    """Join the cluster at ``address``, or start a local one sized for ``workers`` runs."""
+    common = {"log_to_driver": False, "logging_level": "ERROR"}
+    if address:
+        ray.init(address=address, **common)
+    else:
+        ray.init(num_cpus=max(1, math.ceil(workers * cpus)), include_dashboard=False, **common)
+
+
+def _drain(queue: Any, events: Callable[[Any], None] | None) -> None:
+    """Pass every event waiting in the queue on to ``events``."""
+    if queue is None or events is None:
+        return
+    size = queue.qsize()
+    if size:
+        for event in queue.get_nowait_batch(size):
+            events(event)
+
+
+PLUGINS = (RayExecutor,)

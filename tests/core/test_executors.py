@@ -1,0 +1,240 @@
+"""Executors: the same suite stores the same metrics on every engine; events reach the
+coordinator; settings are checked; GPUs are assigned; workers die with their coordinator."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import psutil
+import pytest
+
+from harbench import coordinator
+from harbench import events as ev
+from harbench.contracts import HarbenchError
+from harbench_executors.process import ProcessExecutor, worker_env
+from tests.helpers import harbench_env, run_cli
+
+SUITE = """
+name: engines
+defaults:
+  training: {epochs: 2, batch_size: 32, patience: 5}
+matrix:
+  datasets: [synthetic]
+  models: [{tinierhar: {filters: 4, hidden: 8}}]
+  methods: [full, {lora: {r: 4}}]
+  seeds: [0]
+  folds: [0]
+"""
+# what may differ between two executions of the same run: times and memory of the process
+TIMING = re.compile(r"seconds|_s$|_ms$|rss|latency|cuda|_mb$")
+ENGINE_OPTIONS = {
+    "local": {},
+    "process": {},
+    "ray": {},
+    "slurm": {"cluster": "local", "poll_s": 0.2},
+}
+
+
+def rows(db, sql):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def stored_results(db) -> dict:
+    """Every run's metrics (timings and memory left out) and training curves."""
+    metrics = rows(db, "SELECT run_id, name, value FROM metrics ORDER BY run_id, name")
+    curves = rows(
+        db, "SELECT run_id, stage, epoch, train_loss, val_loss, val_f1 FROM curves ORDER BY ALL"
+    )
+    kept = [(r, n, v) for r, n, v in metrics if not TIMING.search(n)]
+    return {"metrics": kept, "curves": curves}
+
+
+def run_on(engine: str, tmp_path, workers: int = 2):
+    path = tmp_path / f"{engine}.yaml"
+    path.write_text(SUITE)
+    seen: list = []
+    summary = coordinator.run_suite(
+        path,
+        db=tmp_path / f"{engine}.duckdb",
+        executor=engine,
+        workers=workers,
+        options=ENGINE_OPTIONS[engine],
+        sink=seen.append,
+    )
+    return summary, seen
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The suite run in this process, one run after another."""
+    tmp = tmp_path_factory.mktemp("local")
+    summary, seen = run_on("local", tmp, workers=1)
+    assert (summary.ok, summary.failed) == (2, 0)
+    return stored_results(tmp / "local.duckdb")
+
+
+@pytest.mark.parametrize("engine", ["process", "ray", "slurm"])
+def test_every_engine_stores_the_same_metrics_and_sends_progress(engine, tmp_path, reference):
+    if engine in ("ray", "slurm"):
+        pytest.importorskip({"ray": "ray", "slurm": "submitit"}[engine])
+    summary, seen = run_on(engine, tmp_path)
+    assert (summary.ok, summary.failed) == (2, 0)
+    got = stored_results(tmp_path / f"{engine}.duckdb")
+    assert len(reference["metrics"]) > 40
+    assert got == reference
+    run_ids = {run_id for run_id, _name, _value in got["metrics"]}
+    started = {e.run_id for e in seen if isinstance(e, ev.RunStarted)}
+    assert started == run_ids
+    for run_id in run_ids:  # every epoch of every run was reported from its worker, in order
+        epochs = [e.epoch for e in seen if isinstance(e, ev.EpochEnded) and e.run_id == run_id]
+        assert epochs == [1, 2]
+    finished = [e for e in seen if isinstance(e, ev.RunFinished)]
+    assert [e.done for e in finished] == [1, 2] and all(e.seconds > 0 for e in finished)
+    for e in finished:  # a run is reported started before its epochs, and epochs before the end
+        kinds = [type(x).__name__ for x in seen if getattr(x, "run_id", None) == e.run_id]
+        assert kinds == ["RunStarted", "EpochEnded", "EpochEnded", "RunFinished"]
+
+
+def test_executor_settings_are_checked_with_their_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(SUITE + "executor: {name: process, workers: 0}\n")
+    with pytest.raises(HarbenchError, match=r"executor\.workers.*>= 1"):
+        coordinator.run_suite(path, db=tmp_path / "x.duckdb")
+    path.write_text(SUITE + "executor: {name: process, worker: 2}\n")
+    with pytest.raises(HarbenchError, match=r"executor\.worker.*Did you mean 'workers'"):
+        coordinator.run_suite(path, db=tmp_path / "x.duckdb")
+    path.write_text(SUITE + "executor: {name: ray, gpus: -1}\n")
+    with pytest.raises(HarbenchError, match=r"executor\.gpus"):
+        coordinator.run_suite(path, db=tmp_path / "x.duckdb")
+    # another executor named on the command line does not inherit the suite's engine options
+    path.write_text(SUITE + "executor: {name: ray, address: auto, gpus: 0.5}\n")
+    loaded = coordinator.suite.load(path)
+    engine, settings = coordinator.executor_settings(loaded, "process", 3)
+    assert engine.name == "process" and settings["workers"] == 3
+
+
+def _report_env(_spec):
+    return os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("HARBENCH_DEVICE")
+
+
+def test_process_workers_are_placed_on_the_visible_gpus_in_turn(monkeypatch):
+    assert [worker_env(s, "cuda", ["3", "5"])["CUDA_VISIBLE_DEVICES"] for s in range(4)] == [
+        "3", "5", "3", "5"
+    ]
+    assert worker_env(0, "cpu", ["3"]) == {"HARBENCH_DEVICE": "cpu"}
+    assert worker_env(0, None, ["3"]) == {}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    results = ProcessExecutor().map(_report_env, range(4), workers=2, settings={"device": "cuda"})
+    seen = [result for _spec, result in results]
+    assert sorted(gpu for gpu, _ in seen) == ["3", "3", "5", "5"]
+    assert {device for _, device in seen} == {"cuda"}
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,5"  # the coordinator's own is untouched
+
+
+def _spawned_workers(parent: psutil.Process) -> list[psutil.Process]:
+    return [c for c in parent.children() if "multiprocessing" in " ".join(c.cmdline())]
+
+
+def _start_suite(tmp_path, engine: str, epochs: int, runs: str = "[0]"):
+    path = tmp_path / "long.yaml"
+    text = SUITE.replace("epochs: 2", f"epochs: {epochs}")
+    path.write_text(text.replace("seeds: [0]", f"seeds: {runs}"))
+    args = [sys.executable, "-m", "harbench", "run", str(path), "--db", str(tmp_path / "l.duckdb"),
+            "--executor", engine, "--workers", "2", "--no-leaderboard"]
+    return subprocess.Popen(args, env=harbench_env(), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _wait_for_workers(proc: subprocess.Popen, count: int) -> list[psutil.Process]:
+    parent = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        workers = _spawned_workers(parent)
+        if len(workers) >= count:
+            time.sleep(3)  # past their start-up: running the suite's code
+            return workers
+        time.sleep(0.2)
+    raise AssertionError("the suite never started its workers")
+
+
+def _alive(p: psutil.Process) -> bool:
+    """Running (a zombie has exited: only its parent's bookkeeping is left)."""
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _gone_within(workers: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    """The workers still running after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return [p for p in workers if _alive(p)]
+
+
+def test_workers_die_with_a_killed_coordinator(tmp_path):
+    proc = _start_suite(tmp_path, "process", epochs=200)
+    workers = _wait_for_workers(proc, 2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    alive = _gone_within(workers, 10)
+    for p in alive:  # leave nothing behind, then fail
+        p.kill()
+    assert not alive, f"workers still alive 10 s after the coordinator was killed: {alive}"
+    assert "Traceback" not in proc.stdout.read()
+
+
+def test_ctrl_c_prints_one_line_and_no_worker_traceback(tmp_path):
+    proc = _start_suite(tmp_path, "process", epochs=200)
+    workers = _wait_for_workers(proc, 2)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does: the whole foreground group
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out
+    assert out.count("interrupted") == 1
+    assert not _gone_within(workers, 10)
+
+
+def test_a_sigkilled_ray_suite_resumes_without_duplicates_or_losses(tmp_path):
+    pytest.importorskip("ray")
+    proc = _start_suite(tmp_path, "ray", epochs=3, runs="[0, 1]")
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith("[1/4] ok"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    try:
+        assert proc.returncode == -signal.SIGKILL, "".join(seen)
+        first = rows(tmp_path / "l.duckdb", "SELECT run_id FROM runs")
+        assert 1 <= len(first) < 4
+        args = ["run", str(tmp_path / "long.yaml"), "--db", str(tmp_path / "l.duckdb"),
+                "--executor", "ray", "--workers", "2", "--no-leaderboard"]
+        resumed = run_cli(args, env=harbench_env(), cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert f"{len(first)} already stored" in resumed.stdout
+        db = tmp_path / "l.duckdb"
+        assert rows(db, "SELECT count(*), count(DISTINCT run_id) FROM runs") == [(4, 4)]
+        assert set(first) <= set(rows(db, "SELECT run_id FROM runs"))
+        assert rows(db, "SELECT count(*) FROM metrics WHERE name = 'macro_f1'") == [(4,)]
+    finally:
+        _kill_session(proc.pid)
+
+
+def _kill_session(sid: int) -> None:
+    """End what the killed suite's local Ray cluster left in its session, if anything."""
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid:
+                p.kill()
+        except (ProcessLookupError, psutil.Error, PermissionError):
+            continue

@@ -1,0 +1,88 @@
+"""Pretraining as a stage of the plan: each distinct stage once, before the runs that need it."""
+
+from __future__ import annotations
+
+from harbench import coordinator, suite
+from tests.helpers import harbench_env, run_cli, write_plugin_dist
+
+# An MAE that leaves a mark (its process id) in PRETRAIN_MARKS whenever it is pretrained, so the
+# test can count the processes that pretrained, whichever executor ran them.
+COUNTING_MAE = """
+import os
+from pathlib import Path
+
+from harbench.hookspecs import hookimpl
+from harbench_models.mae import MAE
+
+
+class CountingMAE(MAE):
+    name = "counting_mae"
+
+    def build(self, **kwargs):
+        model = super().build(**kwargs)
+        loss = model.pretrain_loss
+
+        def counted(x, mask_ratio):
+            Path(os.environ["PRETRAIN_MARKS"], str(os.getpid())).touch()
+            return loss(x, mask_ratio)
+
+        model.pretrain_loss = counted
+        return model
+
+
+@hookimpl
+def harbench_register_models(register):
+    register(CountingMAE())
+"""
+
+SUITE = """
+name: staged
+defaults:
+  training: {epochs: 1, batch_size: 64, patience: 5}
+  pretrain: {objective: mae, models: [MODEL], epochs: 1, batch_size: 128}
+matrix:
+  datasets: [synthetic]
+  models:
+    - MODEL: {dim: 16, depth: 1, heads: 2, decoder_dim: 16, decoder_depth: 1}
+    - {tinierhar: {filters: 4, hidden: 8}}
+  methods: [full, linear_probe]
+  seeds: [0]
+  folds: [0]
+executor: {name: process, workers: 2}
+"""
+
+
+def test_the_plan_holds_each_distinct_stage_once_before_the_runs_that_need_it(tmp_path):
+    path = tmp_path / "s.yaml"
+    text = SUITE.replace("MODEL", "mae")
+    path.write_text(text.replace("seeds: [0]", "seeds: [0, 1]"))
+    specs = suite.load(path).expand()
+    work = coordinator.plan(specs)
+    mae_runs = [s for s in specs if s.model == "mae"]
+    assert len(mae_runs) == 4 and len(work.stages) == 2  # one stage per seed, shared by 2 methods
+    assert {s.spec.seed for s in work.stages} == {0, 1}
+    assert sorted(s.run_id for s in work.after) == sorted(s.run_id for s in mae_runs)
+    assert {s.model for s in work.first} == {"tinierhar"}
+    assert work.phases == [[*work.stages, *work.first], work.after]
+
+
+def test_two_process_workers_pretrain_a_shared_backbone_once_and_a_rerun_not_again(tmp_path):
+    site = write_plugin_dist(
+        tmp_path / "site", "counting-mae", {"counting_mae": COUNTING_MAE},
+        {"counting_mae": "counting_mae"},
+    )
+    marks, cache = tmp_path / "marks", tmp_path / "cache"
+    marks.mkdir()
+    path = tmp_path / "staged.yaml"
+    path.write_text(SUITE.replace("MODEL", "counting_mae"))
+    env = harbench_env(site, PRETRAIN_MARKS=str(marks), HARBENCH_CACHE=str(cache))
+    args = ["run", str(path), "--db", str(tmp_path / "s.duckdb"), "--no-leaderboard"]
+    done = run_cli(args, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 ok, 0 failed" in done.stdout
+    assert done.stdout.count("stage ok") == 1
+    assert len(list(marks.iterdir())) == 1  # one process pretrained; both runs loaded its result
+    assert len(list((cache / "pretrain").iterdir())) == 1
+    again = run_cli([*args, "--rerun"], env=env, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(list(marks.iterdir())) == 1  # the finished stage was found, not trained again
