@@ -26,9 +26,10 @@ jitter. Choices made here (each a class attribute, so a variant is one subclass)
 
 from __future__ import annotations
 
-from array import array
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -56,30 +57,33 @@ NOMINAL_RATES_HZ = {
 MAX_GAP_S = 1.0
 
 
+CHUNK_ROWS = 200_000
+GT_INDEX = {**{gt: i for i, gt in enumerate(GT_CODES)}, NULL: -1}
+
+
 @dataclass
 class Stream:
-    """One device's samples of one sensor, in file order: time (ns), x/y/z, gt code (-1: null)."""
+    """One device's samples of one sensor: time (ns), x/y/z and gt code (-1: null), in parts."""
 
     model: str
-    time: array = field(default_factory=lambda: array("d"))
-    xyz: array = field(default_factory=lambda: array("d"))
-    code: array = field(default_factory=lambda: array("b"))
+    parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(time [n] ns, xyz [n, 3], code [n]) sorted by time, repeated timestamps dropped."""
-        time = np.frombuffer(self.time, dtype=np.float64)
-        order = np.argsort(time, kind="stable")
-        time = time[order]
-        keep = np.concatenate([[True], np.diff(time) > 0])
-        xyz = np.frombuffer(self.xyz, dtype=np.float64).reshape(-1, 3)[order][keep]
-        code = np.frombuffer(self.code, dtype=np.int8)[order][keep].astype(np.int64)
-        return time[keep], xyz, code
+        numbers = np.concatenate([n for n, _ in self.parts])
+        codes = np.concatenate([c for _, c in self.parts])
+        order = np.argsort(numbers[:, 0], kind="stable")
+        numbers, codes = numbers[order], codes[order]
+        keep = np.concatenate([[True], np.diff(numbers[:, 0]) > 0])
+        return numbers[keep, 0], numbers[keep, 1:], codes[keep].astype(np.int64)
 
 
 def read_sensor_file(path: Path, users: set[str]) -> dict[tuple[str, str], Stream]:
-    """The streams of ``path`` by (user, device), for the users asked; errors name file and line."""
-    codes = {gt: i for i, gt in enumerate(GT_CODES)}
-    codes[NULL] = -1
+    """The streams of ``path`` by (user, device), for the users asked; errors name file and line.
+
+    Rows are parsed by numpy in chunks; a chunk it refuses, or that holds an unknown user or gt,
+    is checked line by line so that the error names the line.
+    """
     streams: dict[tuple[str, str], Stream] = {}
     with open_text(path) as handle:
         header = tuple(h.strip() for h in handle.readline().lstrip("\ufeff").split(","))
@@ -87,41 +91,70 @@ def read_sensor_file(path: Path, users: set[str]) -> dict[tuple[str, str], Strea
             raise HarbenchError(
                 f"{path}, line 1: expected the header {','.join(HEADER)}, found {','.join(header)}"
             )
-        for number, line in enumerate(handle, start=2):
-            fields = line.rstrip("\r\n").split(",")
-            if len(fields) != len(HEADER):
-                if not line.strip():
-                    continue
-                raise HarbenchError(
-                    f"{path}, line {number}: expected {len(HEADER)} fields, found {len(fields)}"
-                )
-            user = fields[6]
-            if user not in users:
-                if user not in USERS:
-                    raise HarbenchError(
-                        f"{path}, line {number}: unknown user {user!r}; expected one of a..i"
-                    )
-                continue
-            code = codes.get(fields[9])
-            if code is None:
-                raise HarbenchError(
-                    f"{path}, line {number}: unknown gt {fields[9]!r}; expected one of "
-                    f"{', '.join(GT_CODES)}, {NULL}"
-                )
+        first = 2
+        while lines := list(islice(handle, CHUNK_ROWS)):
             try:
-                values = (float(fields[2]), float(fields[3]), float(fields[4]), float(fields[5]))
+                read_chunk(lines, users, streams)
             except ValueError:
-                bad = next(f for f in (2, 3, 4, 5) if not _is_number(fields[f]))
-                raise HarbenchError(
-                    f"{path}, line {number}: non-numeric {HEADER[bad]} {fields[bad]!r}"
-                ) from None
-            stream = streams.get((user, fields[8]))
-            if stream is None:
-                stream = streams[(user, fields[8])] = Stream(fields[7])
-            stream.time.append(values[0])
-            stream.xyz.extend(values[1:])
-            stream.code.append(code)
+                check_lines(lines, first, path)
+                raise HarbenchError(f"{path}: unreadable rows from line {first}") from None
+            first += len(lines)
     return streams
+
+
+def read_chunk(lines: list[str], users: set[str], streams: dict[tuple[str, str], Stream]) -> None:
+    """Add the rows of the asked users to ``streams``; ValueError on anything malformed.
+
+    Numbers are parsed by numpy; the text tail of a row (User,Model,Device,gt) takes few values,
+    so each distinct tail is checked once.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a chunk of blank lines
+        numbers = np.loadtxt(lines, delimiter=",", usecols=(2, 3, 4, 5), ndmin=2, comments=None)
+    tails: dict[str, int] = {}
+    index = np.fromiter(
+        (tails.setdefault(line.split(",", 6)[-1], len(tails)) for line in lines if line.strip()),
+        dtype=np.int64,
+    )
+    if len(index) != len(numbers):
+        raise ValueError("rows and numbers differ")
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    codes = np.zeros(len(tails), dtype=np.int8)
+    for tail, k in tails.items():
+        fields = tail.rstrip("\r\n").split(",")
+        if len(fields) != 4 or fields[0] not in USERS or fields[3] not in GT_INDEX:
+            raise ValueError(f"malformed row tail {tail!r}")
+        codes[k] = GT_INDEX[fields[3]]
+        if fields[0] in users:
+            groups.setdefault((fields[0], fields[2], fields[1]), []).append(k)
+    for (user, device, model), ids in groups.items():
+        rows = np.isin(index, ids)
+        stream = streams.setdefault((user, device), Stream(model))
+        stream.parts.append((numbers[rows], codes[index[rows]]))
+
+
+def check_lines(lines: list[str], first: int, path: Path) -> None:
+    """Raise the HarbenchError of the first malformed line (``first`` is the line of lines[0])."""
+    for number, line in enumerate(lines, start=first):
+        fields = line.rstrip("\r\n").split(",")
+        if not line.strip():
+            continue
+        if len(fields) != len(HEADER):
+            raise HarbenchError(
+                f"{path}, line {number}: expected {len(HEADER)} fields, found {len(fields)}"
+            )
+        if fields[6] not in USERS:
+            raise HarbenchError(
+                f"{path}, line {number}: unknown user {fields[6]!r}; expected one of a..i"
+            )
+        if fields[9] not in GT_INDEX:
+            raise HarbenchError(
+                f"{path}, line {number}: unknown gt {fields[9]!r}; expected one of "
+                f"{', '.join(GT_CODES)}, {NULL}"
+            )
+        bad = next((f for f in (2, 3, 4, 5) if not _is_number(fields[f])), None)
+        if bad is not None:
+            raise HarbenchError(f"{path}, line {number}: non-numeric {HEADER[bad]} {fields[bad]!r}")
 
 
 def _is_number(text: str) -> bool:
@@ -179,7 +212,7 @@ def sessions(acc: Stream, gyro: Stream, rate_hz: float) -> list[tuple[np.ndarray
 class Hhar(DatasetPlugin):
     name = "hhar"
     title = "HHAR: Heterogeneity Activity Recognition (phones)"
-    device = "Phones"  # file prefix: Phones_* or Watch_*
+    file_prefix = "Phones"  # Phones_*.csv or Watch_*.csv
     channels = acc_gyro_channels("waist", "m/s^2")
     rate_hz = 50.0
     subjects = tuple(range(1, len(USERS) + 1))
@@ -200,13 +233,13 @@ class Hhar(DatasetPlugin):
     loader_version = "1"
 
     def _paths(self, root: Path) -> tuple[Path, Path]:
-        acc_name = f"{self.device}_accelerometer.csv"
+        acc_name = f"{self.file_prefix}_accelerometer.csv"
         base = (
             find_base(root, PREFIXES, acc_name)
             or find_base(root.parent / Hhar.name, PREFIXES, acc_name)  # one download for both
             or root / PREFIXES[0]
         )
-        return base / acc_name, base / f"{self.device}_gyroscope.csv"
+        return base / acc_name, base / f"{self.file_prefix}_gyroscope.csv"
 
     def is_present(self, root: Path) -> bool:
         return all(p.is_file() for p in self._paths(root))
@@ -247,7 +280,7 @@ class Hhar(DatasetPlugin):
 class HharWatch(Hhar):
     name = "hhar_watch"
     title = "HHAR: Heterogeneity Activity Recognition (watches)"
-    device = "Watch"
+    file_prefix = "Watch"
     channels = acc_gyro_channels("wrist", "m/s^2")
 
 
