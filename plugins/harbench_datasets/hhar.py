@@ -231,6 +231,7 @@ class Hhar(DatasetPlugin):
         "Activity%20recognition%20exp.zip",
     )
     loader_version = "1"
+    recordings_from = "hhar-2015"  # phones and watches were worn at once, in the same sessions
 
     def _paths(self, root: Path) -> tuple[Path, Path]:
         acc_name = f"{self.file_prefix}_accelerometer.csv"

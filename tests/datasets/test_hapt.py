@@ -62,3 +62,11 @@ def test_hapt_bad_labels_line_and_missing_gyro(data_root):
     with pytest.raises(HarbenchError, match=r"missing 1 of 3 files, for subject\(s\) 1: "
                        r"RawData/gyro_exp01_user01\.txt"):
         harbench.load_windows("hapt", use_cache=False)
+
+
+def test_uci_and_both_hapt_loaders_declare_the_same_recordings():
+    """LODO refuses holding one out while pretraining on another: they share the 30 people."""
+    names = plugins.registry().names("datasets")
+    tags = {name: plugins.get("datasets", name).recordings_from for name in names}
+    sharing = {name for name, tag in tags.items() if tag == "uci-hapt-2012"}
+    assert sharing == {"uci", "hapt", "hapt_embedded"}

@@ -84,6 +84,9 @@ def test_hhar_watches_and_subject_subset(data_root):
     write_hhar(data_root)
     w = harbench.load_windows("hhar_watch", use_cache=False)
     assert w.X.shape == (1, 200, 6) and w.y.tolist() == [2] and w.subject.tolist() == [1]
+    # the watches were worn in the phones' sessions: LODO must not hold one out, train on the other
+    assert plugins.get("datasets", "hhar_watch").recordings_from == "hhar-2015"
+    assert plugins.get("datasets", "hhar").recordings_from == "hhar-2015"
     only_b = subset_windows(data_root, "hhar", [2])
     assert len(only_b) == 3 and set(only_b.subject.tolist()) == {2}
     with pytest.raises(HarbenchError, match=r"no rows of subject\(s\) \[9\] \(users i\)"):
