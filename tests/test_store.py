@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -189,37 +188,62 @@ def test_a_write_waits_for_a_reader_in_another_process(db):
         assert store.query("SELECT count(*) FROM runs")[1][0][0] == 3
 
 
-def leaderboard_n(db) -> tuple[int, str]:
-    done = run_cli(["leaderboard", "--db", str(db)], env=harbench_env(), cwd=REPO, timeout=120)
-    assert done.returncode == 0, done.stderr
-    rows = [line for line in done.stdout.splitlines() if "synthetic" in line]
-    assert len(rows) == 1, done.stdout
+CLI_WHEN_READY = """
+import sys
+from harbench import cli
+print("ready", flush=True)
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def cli_during_a_write(db, args: list[str]) -> str:
+    """Run ``harbench ARGS`` in another process while a write transaction holds ``db``: the
+    transaction commits only once the command has started and waited a second. Its stdout."""
+    writer = duckdb.connect(str(db))  # the next run's write transaction, in progress
+    writer.execute("BEGIN TRANSACTION")
+    writer.execute("UPDATE runs SET host = 'busy'")
+    command = subprocess.Popen(
+        [sys.executable, "-c", CLI_WHEN_READY, *args],
+        env=harbench_env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert command.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        assert command.poll() is None  # still waiting for the file, not failed
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+    out, err = command.communicate(timeout=120)
+    assert command.returncode == 0, err
+    return out
+
+
+def leaderboard_n(out: str) -> int:
+    """The ``n`` column of the one leaderboard row."""
+    rows = [line for line in out.splitlines() if "synthetic" in line]
+    assert len(rows) == 1, out
     cells = [c.strip() for c in rows[0].replace("│", "|").split("|") if c.strip()]
-    return int(cells[4]), done.stdout
+    return int(cells[4])
 
 
 def test_leaderboard_from_another_process_while_a_suite_writes_shows_runs_so_far(tmp_path):
     db = tmp_path / "live.duckdb"
+    board = ["leaderboard", "--db", str(db)]
     with Store(db) as store:  # the coordinator keeps its Store for the whole suite
         store.link_suite("live", [f"run{i:03d}" for i in range(5)])
         for i in range(3):
             store.write(result(i, 0.5 + i / 10))
-        n, _ = leaderboard_n(db)
-        assert n == 3
-        # a write transaction in progress: the reader waits for it instead of failing
-        writer = duckdb.connect(str(db))
-        writer.execute("BEGIN TRANSACTION")
-        writer.execute("UPDATE runs SET host = 'busy'")
-        closer = threading.Timer(1.5, lambda: (writer.execute("COMMIT"), writer.close()))
-        closer.start()
-        start = time.monotonic()
-        n, _ = leaderboard_n(db)
-        closer.join()
-        assert n == 3 and time.monotonic() - start >= 1.0
+        done = run_cli(board, env=harbench_env(), cwd=REPO, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert leaderboard_n(done.stdout) == 3
+        assert leaderboard_n(cli_during_a_write(db, board)) == 3
         for i in range(3, 5):
             store.write(result(i, 0.5))
-        n, _ = leaderboard_n(db)
-        assert n == 5
+        assert leaderboard_n(cli_during_a_write(db, board)) == 5
 
 
 def test_validate_counts_stored_runs_while_the_writer_holds_the_file(tmp_path):
@@ -231,15 +255,14 @@ def test_validate_counts_stored_runs_while_the_writer_holds_the_file(tmp_path):
     with Store(db) as store:  # what the coordinator stored for the first runs (no training here)
         for i, spec in enumerate(specs[:-1]):
             store.write(replace(result(i), run_id=spec.run_id))
-    stored = len(specs) - 1
-    writer = duckdb.connect(str(db))  # a write transaction of the next run, in progress
-    writer.execute("BEGIN TRANSACTION")
-    writer.execute("UPDATE runs SET host = 'busy'")
-    closer = threading.Timer(1.5, lambda: (writer.execute("COMMIT"), writer.close()))
-    closer.start()
-    start = time.monotonic()
-    done = run_cli(["validate", str(suite), "--db", str(db)], env=harbench_env(), cwd=REPO)
-    closer.join()
-    assert done.returncode == 0, done.stderr
-    assert time.monotonic() - start >= 1.0  # it waited for the transaction instead of "0 stored"
-    assert f"{len(specs)} runs, {stored} already stored, 1 to run" in done.stdout
+    out = cli_during_a_write(db, ["validate", str(suite), "--db", str(db)])
+    assert f"{len(specs)} runs, {len(specs) - 1} already stored, 1 to run" in out
+
+
+def test_query_and_export_wait_for_a_write_in_progress(db, tmp_path):
+    sql = "SELECT count(*) AS stored_runs FROM runs"
+    out = cli_during_a_write(db, ["query", sql, "--db", str(db)])
+    assert "stored_runs" in out and "2" in out
+    output = tmp_path / "during.csv"
+    cli_during_a_write(db, ["export", "--db", str(db), "--output", str(output)])
+    assert len(output.read_text().splitlines()) == 3
