@@ -88,6 +88,7 @@ class Suite:
 
     @property
     def specs(self) -> list[RunSpec]:
+        """The plan (same as ``expand()``)."""
         return self.expand()
 
 
@@ -135,6 +136,7 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
 
 
 def _parts(where: Where, data: dict[str, Any]) -> Parts:
+    """Check every part of a suite document and collect what its plan is built from."""
     defaults = mapping(where, ("defaults",), data.get("defaults"))
     check_keys(where, ("defaults",), defaults, DEFAULT_KEYS)
     matrix = mapping(where, ("matrix",), data["matrix"])

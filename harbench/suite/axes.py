@@ -25,9 +25,7 @@ from harbench.suite.located import (
     sources_of,
 )
 
-DATASET_PARAM_KEYS = {"subjects"}
-
-
+DATASET_PARAM_KEYS = {"subjects"}  # what `datasets: [{name: {...}}]` may say about a dataset
 SEQUENCE_KINDS = ("list", "names", "mapping")  # a list given to one of these is one value
 
 
@@ -55,6 +53,7 @@ class Subset:
 
 
 def entry_key(entry: Entry) -> str:
+    """The entry's key path as text: a stable name for per-dataset tables."""
     return ".".join(str(k) for k in entry.path)
 
 
@@ -72,6 +71,8 @@ def settings_part(where: Where, key: Key, value: Any, cls: type) -> dict[str, An
 def checked_settings(
     where: Where, key: Key, values: dict[str, Any], cls: type, sources: Mapping[str, Key]
 ) -> Any:
+    """A settings instance of ``cls`` from a cell's ``values`` (overrides applied); an error is
+    located where the bad value was written (``sources``), else at ``key``."""
     try:
         return cls.from_dict(values)
     except HarbenchError as exc:
@@ -140,6 +141,7 @@ def sweep(
 def resolve_entry(
     where: Where, kind: str, entry: Entry, params: dict[str, Any], sources: Mapping[str, Key]
 ) -> dict[str, Any]:
+    """A plugin's full parameters for ``entry``; an error located at the bad value."""
     try:
         return resolve_plugin_params(kind, entry.name, params)
     except HarbenchError as exc:
@@ -147,6 +149,7 @@ def resolve_entry(
 
 
 def check_compatible(where: Where, model: Entry, method: Entry, params: dict[str, Any]) -> None:
+    """Refuse a method that cannot adapt the backbone (see :mod:`harbench.compat`)."""
     reason = incompatibility(
         plugins.get("models", model.name), plugins.get("methods", method.name), params
     )
@@ -185,6 +188,7 @@ def dataset_entries(where: Where, key: Key, value: Any) -> list[Entry]:
 
 
 def subject_list(where: Where, key: Key, plugin: Any, params: dict[str, Any]) -> list[int]:
+    """A dataset's subject subset: distinct ids the dataset declares, sorted."""
     subjects = params["subjects"]
     if (
         not isinstance(subjects, list)
@@ -206,6 +210,7 @@ def subject_list(where: Where, key: Key, plugin: Any, params: dict[str, Any]) ->
 
 
 def seed_list(where: Where, key: Key, value: Any) -> list[int]:
+    """Seeds: integers within the stored range 0 <= seed < 2**31."""
     seeds = int_list(where, key, value)
     for i, seed in enumerate(seeds):
         if not 0 <= seed < SEED_LIMIT:
@@ -217,6 +222,7 @@ def seed_list(where: Where, key: Key, value: Any) -> list[int]:
 
 
 def fold_list(where: Where, key: Key, value: Any, n_folds: int, dataset: str) -> list[int]:
+    """The folds to run: ``all``, or listed folds within the protocol's count."""
     if value == "all":
         return list(range(n_folds))
     folds = int_list(where, key, value)

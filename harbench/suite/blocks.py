@@ -18,6 +18,7 @@ COMPARE_KEYS = {"reference", "fraction", "f1"}
 def pretrain_stage(
     where: Where, key: Key, value: Any, models: list[Entry]
 ) -> PretrainSettings | None:
+    """``defaults.pretrain`` checked (its models and datasets against the registries)."""
     if value in (None, False):
         return None
     given = mapping(where, key, value)
@@ -103,6 +104,7 @@ def compare_block(where: Where, value: Any, methods: list[Entry]) -> dict[str, A
 
 
 def executor_block(where: Where, value: Any) -> dict[str, Any]:
+    """``executor:``: name and workers, then the executor plugin's own options."""
     key: Key = ("executor",)
     given = dict(mapping(where, key, value))
     base = {k: given.pop(k) for k in ("name", "workers") if k in given}

@@ -30,6 +30,7 @@ class Where:
         return f"Where({str(self.path)!r})"
 
     def line(self, key_path: Key) -> int | None:
+        """The line of ``key_path``, or of its nearest written parent."""
         text = tuple(str(k) for k in key_path)
         for n in range(len(text), -1, -1):
             if text[:n] in self.lines:
@@ -37,6 +38,7 @@ class Where:
         return None
 
     def error(self, key_path: Key, message: str) -> SuiteError:
+        """A SuiteError naming the file, the line and the full key path."""
         line = self.line(key_path)
         key = ".".join(str(k) for k in key_path) or "(top level)"
         at = f"{self.path}, line {line}" if line else str(self.path)
@@ -52,6 +54,7 @@ class Where:
 
 
 def mapping(where: Where, key: Key, value: Any) -> dict[str, Any]:
+    """``value`` as a mapping (None is empty); a located error otherwise."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -60,6 +63,7 @@ def mapping(where: Where, key: Key, value: Any) -> dict[str, Any]:
 
 
 def check_keys(where: Where, key: Key, value: dict, allowed: set[str]) -> None:
+    """Refuse a key outside ``allowed``, with a did-you-mean."""
     for k in value:
         if k not in allowed:
             close = difflib.get_close_matches(str(k), sorted(allowed), n=1, cutoff=0.5)
@@ -70,6 +74,7 @@ def check_keys(where: Where, key: Key, value: dict, allowed: set[str]) -> None:
 
 
 def known(where: Where, key: Key, kind: str, name: Any) -> Any:
+    """The registered plugin ``name`` of ``kind``; a located did-you-mean error otherwise."""
     if not isinstance(name, str):
         raise where.error(key, f"expected a {kind[:-1]} name, got {name!r}")
     try:
@@ -79,6 +84,7 @@ def known(where: Where, key: Key, kind: str, name: Any) -> Any:
 
 
 def int_list(where: Where, key: Key, value: Any) -> list[int]:
+    """An integer or a non-empty list of integers, as a list."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
     if (
@@ -91,14 +97,17 @@ def int_list(where: Where, key: Key, value: Any) -> list[int]:
 
 
 def names_of(value: Any) -> list[str]:
+    """None, a name or a list of names, as a list."""
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
 
 
 def dotted(key: Key) -> str:
+    """A key path as written in messages: ``matrix.methods.2.lora``."""
     return ".".join(str(k) for k in key)
 
 
 def sources_of(base: Key, values: Mapping[str, Any]) -> dict[str, Key]:
+    """Each key of ``values`` mapped to its key path under ``base``."""
     return {k: base + (k,) for k in values}

@@ -34,6 +34,7 @@ class Rule:
 def rule_list(
     where: Where, key: Key, value: Any, axes: dict[str, list[Entry]], *, with_set: bool
 ) -> list[Rule]:
+    """The ``exclude`` (``with_set=False``) or ``overrides`` rules at ``key``, checked."""
     if value in (None, []):
         return []
     if not isinstance(value, list):
@@ -99,6 +100,7 @@ def _check_param_match(
 
 
 def _setter(where: Where, key: Key, value: Any) -> dict[str, dict[str, Any]]:
+    """An override's ``set``: known parts, settings values checked where they are written."""
     setter = mapping(where, key, value)
     check_keys(where, key, setter, SET_KEYS)
     out = {}
@@ -113,6 +115,7 @@ def _setter(where: Where, key: Key, value: Any) -> dict[str, dict[str, Any]]:
 
 
 def matches(rule: Rule, cell: dict[str, Any], model_params: dict, method_params: dict) -> bool:
+    """Whether ``rule`` applies to ``cell`` (plugin parameters compared after defaults)."""
     for k, expected in rule.when.items():
         if k in PARAM_MATCH_KEYS:
             params = model_params if k == "model_params" else method_params
