@@ -109,8 +109,13 @@ def connect(
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config or {})
         except duckdb.Error as exc:
-            if not _is_lock_error(exc) or time.monotonic() >= deadline:
+            if not _is_lock_error(exc):
                 raise HarbenchError(f"cannot open results database {path}: {exc}") from None
+            if time.monotonic() >= deadline:
+                raise HarbenchError(
+                    f"results database {path} is still locked by another process after "
+                    f"{wait_s:g} s (set {WAIT_ENV} to wait longer): {exc}"
+                ) from None
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 1.5, 0.25)
 

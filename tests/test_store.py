@@ -266,3 +266,21 @@ def test_query_and_export_wait_for_a_write_in_progress(db, tmp_path):
     output = tmp_path / "during.csv"
     cli_during_a_write(db, ["export", "--db", str(db), "--output", str(output)])
     assert len(output.read_text().splitlines()) == 3
+
+
+def test_a_reader_that_waited_long_enough_says_why(db):
+    writer = duckdb.connect(str(db))
+    try:
+        script = "from harbench.store import Store; import sys; Store(sys.argv[1], read_only=True)"
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(db)],
+            env=harbench_env(HARBENCH_DB_WAIT="0.5"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        writer.close()
+    assert done.returncode != 0
+    assert "still locked by another process after 0.5 s" in done.stderr
+    assert "HARBENCH_DB_WAIT" in done.stderr
