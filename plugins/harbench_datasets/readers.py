@@ -105,12 +105,18 @@ def require_files(
     total = len({p for paths in needed.values() for p in paths})
     absent = list(dict.fromkeys(p for paths in missing.values() for p in paths))
     count = len(absent)
-    shown = [_relative(p, base) for p in absent[:10]]
+    shown = [_relative(p, base) for p in absent[:5]]
     more = " ..." if count > len(shown) else ""
+    present = [s for s in needed if s not in missing]
+    hint = (
+        f"; or use only the subjects whose files are all here: subjects: {present} (in a suite: "
+        f"datasets: [{{{plugin.name}: {{subjects: {present}}}}}])"
+        if present else ""
+    )
     raise HarbenchError(
         f"dataset {plugin.name!r} in {base}: missing {count} of {total} files, for subject(s) "
-        f"{', '.join(str(s) for s in sorted(missing))}: {', '.join(shown)}{more}. Fetch them, or "
-        f"load only the subjects that are present (subjects=[...])"
+        f"{', '.join(str(s) for s in sorted(missing))}: {', '.join(shown)}{more}. "
+        f"Fetch them (harbench data fetch {plugin.name}){hint}"
     )
 
 
