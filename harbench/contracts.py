@@ -70,14 +70,31 @@ class DatasetPlugin:
     sha256: ClassVar[dict[str, str]] = {}  # archive file name -> sha256, where known
     loader_version: ClassVar[str] = "1"  # bump when load() changes: invalidates cached windows
     embedded: ClassVar[bool] = False  # ships with an installed package; no root needed
+    # where the recordings come from: datasets with the same non-empty tag share recordings
+    # (e.g. "uci-hapt-2012" on uci, hapt and hapt_embedded), so LODO must not mix them
+    recordings_from: ClassVar[str] = ""
 
     def is_present(self, root: Path) -> bool:
         """Whether the raw files are on disk under ``root``."""
         return root.is_dir() and any(root.iterdir())
 
-    def load(self, root: Path) -> list[Recording]:
-        """Parse the raw files under ``root`` into recordings."""
+    def load(self, root: Path, subjects: Iterable[int] | None = None) -> list[Recording]:
+        """Parse the raw files under ``root`` into recordings.
+
+        ``subjects``: read only these subjects' files (None: every subject). A file that one of
+        the asked subjects needs and that is missing is an error naming it.
+        """
         raise HarbenchError(f"dataset {self.name!r} has no loader")
+
+    def files(self, root: Path, subjects: Iterable[int] | None = None) -> list[Path]:
+        """The raw files ``load(root, subjects)`` reads, sorted (for fingerprints and verify).
+
+        Default: every file under ``root``. Built-in loaders list exactly the files they need,
+        including ones that are missing, so that a caller can report them.
+        """
+        if not root.is_dir():
+            return []
+        return sorted(p for p in root.rglob("*") if p.is_file())
 
     def fetch_instructions(self, root: Path) -> str:
         """How a user gets the raw files into ``root``."""
