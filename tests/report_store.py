@@ -11,8 +11,8 @@ import random
 from pathlib import Path
 
 from harbench.runner import RunResult
+from harbench.spec import RunSpec
 from harbench.store import Store
-from harbench.suite import RunSpec
 
 CLASSES = ["walk", "upstairs", "downstairs", "sit", "stand", "lie"]
 DATASETS = ("hapt_embedded", "pamap2", "mhealth")
@@ -24,6 +24,7 @@ METHODS = (
     ("lora", {"r": 8}, 0.83, 5_251, 1.1, True),
     ("bitfit", {}, 0.76, 171, 0.9, True),
 )
+METHOD_VERSIONS = {"lora": "2"}  # plugin versions differ between methods, as in real stores
 SUITE_YAML = """name: demo
 description: report test suite
 compare: {reference: full, fraction: 0.95}
@@ -41,10 +42,14 @@ def spec_for(dataset: str, method: str, params: dict, fold: int, seed: int,
     training = {"epochs": 8, "lr": 0.005, "batch_size": 64}
     if budget is not None:
         training["budget"] = {"per_class": budget}
+    # as the planner stores them: each plugin's version and the raw data's fingerprint
+    versions = {"dataset": "1", "model": "1", "method": METHOD_VERSIONS.get(method, "1"),
+                "protocol": "subject_groups=1"}
     return RunSpec(dataset=dataset, model="tinierhar", model_params={}, method=method,
                    method_params=dict(params), protocol={"name": "subject_groups", "groups": 4},
                    fold=fold, seed=seed, window={"seconds": 2.56, "step": 1.28},
-                   training=training, pretrain=pretrain)
+                   training=training, pretrain=pretrain, versions=versions,
+                   data_fingerprint=f"fp-{dataset}")
 
 
 def curve(level: float, epoch_seconds: float, learns: bool, rng: random.Random) -> list[dict]:

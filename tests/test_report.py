@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -31,7 +32,7 @@ def _write(path, rows, suite="s"):
         for method, params, level, learns, budget, fold, seed, *rest in rows:
             model = rest[0] if rest else "tinierhar"
             spec = spec_for("hapt_embedded", method, params, fold, seed, budget=budget)
-            spec = type(spec)(**{**spec.__dict__, "model": model})
+            spec = dataclasses.replace(spec, model=model)
             result = result_for(spec, level, 1000, 1.0, learns, rng,
                                 device=rest[1] if len(rest) > 1 else "cpu")
             store.write(result, labels={"model": model, "method": label(method, params)})
@@ -63,10 +64,30 @@ def test_a_budget_sweep_gives_one_row_per_budget(tmp_path):
                 for b in (5, 10, 20) for f in (0, 1)])
     with Store(db, read_only=True) as store:
         board = build(store, suite="s")
-    assert "config" in board.columns
+    assert "config" in board.columns  # only the budget varies: versions etc. stay out of it
     assert sorted(r["config"] for r in board.rows) == [
         "budget.per_class=10", "budget.per_class=20", "budget.per_class=5"]
     assert all(r["n"] == 2 for r in board.rows)
+
+
+def test_methods_of_different_plugin_versions_still_share_a_comparison_group(demo):
+    with Store(demo, read_only=True) as store:
+        board = build(store, suite="demo", against="full")
+    assert "config" not in board.columns  # method versions differ only between methods
+    lora = next(r for r in board.rows if r["method"] == "lora(r=2)")
+    assert lora["pairs"] == 4 and lora["p"] is not None
+
+
+def test_two_versions_of_one_method_are_two_rows(tmp_path):
+    db = tmp_path / "v.duckdb"
+    _write(db, [("full", {}, 0.8, True, None, f, 0) for f in (0, 1)])
+    with Store(db) as store:  # a newer release of the method, stored beside the old runs
+        store.query("UPDATE runs SET config = json_merge_patch(config, "
+                    "'{\"versions\": {\"method\": \"2\"}}') WHERE fold = 0")
+    with Store(db, read_only=True) as store:
+        board = build(store)
+    assert sorted(r["config"] for r in board.rows) == ["versions.method=1", "versions.method=2"]
+    assert [r["n"] for r in board.rows] == [1, 1]
 
 
 def test_unknown_suite_is_an_error_with_did_you_mean(demo):

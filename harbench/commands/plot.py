@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
-
 from harbench.store import Store
 
 KINDS = ("pareto", "sweep", "cd", "curves", "confusion")
@@ -50,6 +48,8 @@ def options_for(args: argparse.Namespace) -> dict:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from harbench.report import plots
 
     stem = Path(args.output) if args.output else Path("results") / "plots" / args.kind

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from harbench.store import Store
 
@@ -27,6 +26,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+
     console = Console(highlight=False)
     if args.what == "repro":
         return _repro(console, args)
@@ -39,7 +39,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _repro(console: Console, args: argparse.Namespace) -> int:
+def _repro(console, args: argparse.Namespace) -> int:
+    from rich.table import Table
+
     from harbench.report.reproduction import markdown, reproduction
 
     with Store(args.db, read_only=True) as store:

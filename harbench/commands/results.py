@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from harbench import report
 from harbench.contracts import HarbenchError
-from harbench.report.exports import cell_texts, display_names
-from harbench.report.formatting import fmt_number, json_ready
-from harbench.report.terminal import fit_table, fits
 from harbench.store import Store
+
+if TYPE_CHECKING:  # the report package is imported on use: the CLI starts fast
+    from rich.console import Console
+
+    from harbench.report.leaderboard import Board
 
 COST_HEADERS = {"trainable_params": "trainable", "trainable_share": "share", "macs": "MACs",
                 "fit_seconds": "fit s", "setup_seconds": "setup s", "peak_memory_mb": "peak MB"}
@@ -94,6 +93,10 @@ def print_leaderboard(
     args: argparse.Namespace | None = None,
 ) -> None:
     """Render the leaderboard (and the failed-run count) on ``console``."""
+    from harbench import report
+    from harbench.report.exports import cell_texts, display_names
+    from harbench.report.terminal import fit_table, fits
+
     options: dict[str, Any] = {}
     with Store(db, read_only=True) as store:
         if args is not None:
@@ -147,14 +150,20 @@ def print_leaderboard(
         )
 
 
-def leaderboard_json(board: report.leaderboard.Board) -> str:
+def leaderboard_json(board: Board) -> str:
     """The leaderboard as JSON: {metric, columns, rows: [{column: value}], notes}."""
+    from harbench.report.formatting import json_ready
+
     rows = [{c: json_ready(row.get(c)) for c in board.columns} for row in board.rows]
     return json.dumps({"metric": board.metric, "columns": board.columns, "rows": rows,
                        "notes": board.notes}, indent=2)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harbench import report
+
     if args.format == "json":
         with Store(args.db, read_only=True) as store:
             board = report.build(store, metric=args.metric, by=args.by, suite=args.suite,
@@ -168,6 +177,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harbench.report.formatting import fmt_number, json_ready
+    from harbench.report.terminal import fit_table
+
     with Store(args.db, sandbox=True) as store:  # reads the store and nothing else
         columns, rows = store.query(args.sql)
     if args.format == "json":
@@ -184,6 +198,10 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harbench import report
+
     ext = {"csv": "csv", "parquet": "parquet", "markdown": "md"}[args.format]
     output = Path(args.output or f"results/harbench.{ext}")
     with Store(args.db, read_only=True) as store:
@@ -224,6 +242,10 @@ def run_record(store: Store, run_id: str) -> dict[str, Any]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harbench.report.formatting import fmt_number
+
     with Store(args.db, read_only=True) as store:
         record = run_record(store, find_run(store, args.run))
     if args.format == "json":

@@ -7,14 +7,13 @@ inside the selection (per dataset) and that the model and method labels do not a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from harbench.report.runs import Run
 
 REPLICATE_KEYS = ("fold", "seed")  # repetitions of one configuration
-SHOWN_APART = ("dataset", "model", "method")  # columns of their own in every table
-METHOD_KEYS = ("method", "method_params")
+METHOD_KEYS = ("method", "method_params", "versions.method")  # what changes with the method
 
 
 def _top(key: str) -> str:
@@ -22,9 +21,10 @@ def _top(key: str) -> str:
 
 
 def config_items(run: Run, *, drop: Iterable[str] = ()) -> dict[str, Any]:
-    """The flattened spec without fold, seed and the top-level keys in ``drop``."""
-    dropped = set(REPLICATE_KEYS) | set(drop)
-    return {k: v for k, v in run.flat_config().items() if _top(k) not in dropped}
+    """The flattened spec without fold, seed and the keys in ``drop`` (and keys under them)."""
+    dropped = tuple(REPLICATE_KEYS) + tuple(drop)
+    return {k: v for k, v in run.flat_config().items()
+            if not any(k == d or k.startswith(d + ".") for d in dropped)}
 
 
 def config_key(run: Run, *, drop: Iterable[str] = ()) -> tuple:
@@ -33,13 +33,19 @@ def config_key(run: Run, *, drop: Iterable[str] = ()) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in items.items()))
 
 
-def varying_keys(runs: list[Run]) -> list[str]:
-    """Flattened spec keys whose value differs between runs of the same dataset."""
-    by_dataset: dict[str, list[dict[str, Any]]] = {}
+def varying_keys(runs: list[Run], within: Callable[[Run], Hashable] | None = None) -> list[str]:
+    """Flattened spec keys whose value differs between runs that ``within`` puts together.
+
+    ``within`` returns what the table already shows apart (default: the dataset), so a key that
+    only differs between rows that are told apart anyway (a method's version across methods, the
+    data fingerprint across datasets) is not repeated in the label.
+    """
+    within = within or (lambda run: run.dataset)
+    groups: dict[Hashable, list[dict[str, Any]]] = {}
     for run in runs:
-        by_dataset.setdefault(run.dataset, []).append(config_items(run))
+        groups.setdefault(within(run), []).append(config_items(run))
     keys: set[str] = set()
-    for items in by_dataset.values():
+    for items in groups.values():
         every = set().union(*(i.keys() for i in items))
         for key in every:
             if len({repr(i.get(key, "<absent>")) for i in items}) > 1:
@@ -56,26 +62,10 @@ def short_key(key: str) -> str:
     return key
 
 
-def config_label(run: Run, keys: list[str], shown: Iterable[str] = SHOWN_APART) -> str:
-    """'budget.per_class=5 pretrain.objective=mae' for the varying ``keys`` not shown elsewhere.
-
-    ``shown``: the top-level spec keys that have a column of their own (their parameters count as
-    shown when the label already contains ``k=v``).
-    """
+def config_label(run: Run, keys: list[str]) -> str:
+    """'budget.per_class=5 pretrain.objective=mae': the run's values of the varying ``keys``."""
     flat = run.flat_config()
-    shown = set(shown)
-    parts = []
-    for key in keys:
-        if _top(key) in shown or (key == "protocol.name" and "protocol" in shown):
-            continue
-        value = flat.get(key)
-        text = f"{short_key(key).split('.')[-1]}={_value_text(value)}"
-        if _top(key) == "model_params" and "model" in shown and text in run.model_label:
-            continue
-        if _top(key) == "method_params" and "method" in shown and text in run.method_label:
-            continue
-        parts.append(f"{short_key(key)}={_value_text(value)}")
-    return " ".join(parts)
+    return " ".join(f"{short_key(key)}={_value_text(flat.get(key))}" for key in keys)
 
 
 def _value_text(value: Any) -> str:
@@ -92,7 +82,7 @@ def resolve_key(runs: list[Run], name: str) -> str:
     if name in every:
         return name
     matches = [k for k in every if k.endswith("." + name)]
-    varying = [k for k in matches if k in varying_keys(runs)]
+    varying = [k for k in matches if k in varying_keys(runs)]  # within each dataset
     chosen = varying or matches
     if len(chosen) == 1:
         return chosen[0]

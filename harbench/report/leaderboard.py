@@ -27,9 +27,6 @@ GROUP_ATTRS = {
     "fold": "fold",
     "seed": "seed",
 }
-SPEC_TOP = {"dataset": ("dataset",), "model": ("model", "model_params"),
-            "method": ("method", "method_params"), "protocol": ("protocol",),
-            "fold": ("fold",), "seed": ("seed",)}
 COST_METRICS = ("trainable_params", "trainable_share", "macs", "fit_seconds", "setup_seconds",
                 "peak_memory_mb")
 MEMORY_SOURCES = ("cuda_peak_allocated_mb", "peak_rss_over_start_mb")
@@ -103,13 +100,15 @@ def build(
             f"unknown metric {metric!r}; stored metrics: {', '.join(sorted(known))}; computed: "
             f"{', '.join(targets.COMPUTED_METRICS)}"
         )
-    shown = [top for g in groups for top in SPEC_TOP[g]]
-    keys = varying_keys(runs)
+    def columns_of(run: Run) -> tuple:
+        return tuple(getattr(run, GROUP_ATTRS[g]) for g in groups)
+
+    keys = varying_keys(runs, within=columns_of)
     grouped: dict[tuple, list[Run]] = {}
     labels: dict[tuple, str] = {}
     for run in runs:
-        label = config_label(run, keys, shown)
-        key = tuple(getattr(run, GROUP_ATTRS[g]) for g in groups) + (config_key(run, drop=shown),)
+        label = config_label(run, keys)
+        key = columns_of(run) + (config_key(run),)  # every setting, not the label alone
         grouped.setdefault(key, []).append(run)
         labels[key] = label
     board = Board(metric, groups, [])

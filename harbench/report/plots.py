@@ -73,9 +73,13 @@ def select(store: Store, suite: str | None, dataset: str | None = None,
     return runs
 
 
+def _varying(runs: list[Run]) -> list[str]:
+    """Spec keys that tell runs of one dataset, model and method apart (budget, pretraining)."""
+    return varying_keys(runs, within=lambda r: (r.dataset, r.model_label, r.method_label))
+
+
 def _label_of(run: Run, keys: list[str]) -> str:
-    extra = config_label(run, keys, shown=("dataset", "method", "method_params"))
-    return f"{run.method_label} {extra}".strip()
+    return f"{run.method_label} {config_label(run, keys)}".strip()
 
 
 def _by_dataset(runs: list[Run]) -> dict[str, list[Run]]:
@@ -106,7 +110,7 @@ def pareto_figure(store: Store, suite: str | None = None, *, cost: str = "params
         raise HarbenchError(f"--x {cost!r}: use one of {', '.join(COST_AXES)}")
     cost_metric, cost_label = COST_AXES[cost]
     runs = select(store, suite, dataset)
-    keys = varying_keys(runs)
+    keys = _varying(runs)
     plt = pyplot()
     per_dataset = _by_dataset(runs)
     fig, axes = _grid(plt, len(per_dataset))
@@ -194,7 +198,7 @@ def _sort_key(value: Any) -> tuple:
 def cd_table(runs: list[Run], metric: str = "macro_f1") -> tuple[list[str], list[str],
                                                                   list[list[float]]]:
     """(datasets, configurations, mean metric table) over datasets that have every configuration."""
-    keys = varying_keys(runs)
+    keys = _varying(runs)
     several_models = len({r.model_label for r in runs}) > 1
     cells: dict[tuple[str, str], list[float]] = defaultdict(list)
     for run in runs:
@@ -242,7 +246,7 @@ def curves_figure(store: Store, suite: str | None = None, *, dataset: str | None
     if len(datasets) > 1:  # one dataset per figure keeps the lines readable
         runs = [r for r in runs if r.dataset == datasets[0]]
     curves = load_curves(store, [r.run_id for r in runs])
-    keys = varying_keys(runs)
+    keys = _varying(runs)
     stages = sorted({row["stage"] for rows in curves.values() for row in rows},
                     key=lambda s: (s != "pretrain", s))
     if not stages:
@@ -280,7 +284,7 @@ def confusion_figure(store: Store, suite: str | None = None, *, dataset: str | N
 
     runs = select(store, suite, dataset, method)
     details = load_details(store, [r.run_id for r in runs])
-    keys = varying_keys(runs)
+    keys = _varying(runs)
     summed: dict[str, Any] = {}
     classes: dict[str, list[str]] = {}
     for run in runs:

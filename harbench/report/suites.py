@@ -5,8 +5,6 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import yaml
-
 from harbench.contracts import HarbenchError
 from harbench.report.runs import has_table
 from harbench.store import Store
@@ -48,6 +46,8 @@ def compare_settings(store: Store, suite: str | None) -> dict[str, Any]:
     text = suite_yaml(store, suite) if suite else None
     if not text:
         return {}
+    import yaml
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError:
