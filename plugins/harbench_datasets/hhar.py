@@ -10,9 +10,10 @@ rate in rad/s. Users a..i (subjects 1..9); ``Model`` and ``Device`` name the dev
 (e.g. nexus4, nexus4_1); ``gt`` is bike, sit, stand, walk, stairsup, stairsdown or null (no
 activity: unlabelled, -1).
 
-Devices sample "as fast as they can", so rates differ per model (published nominal rates:
-Nexus 4 and LG watch 200 Hz, Galaxy S3 150 Hz, S3 mini and Gear 100 Hz, Galaxy S+ 50 Hz) and
-jitter. Choices made here (each a class attribute, so a variant is one subclass):
+Devices sample "as fast as they can", so rates differ per model (nominal rates, as reported by
+the authors and not re-checked here: Nexus 4 and LG watch 200 Hz, Galaxy S3 150 Hz, S3 mini and
+Gear 100 Hz, Galaxy S+ 50 Hz) and jitter. Choices made here (the device family, ``file_prefix``,
+and the output ``rate_hz`` are class attributes: a variant is one subclass):
 - ``hhar`` reads the phones (acc + gyro, worn in a pouch at the waist); ``hhar_watch`` the
   watches (one on each arm, position "wrist"). Both read the same download: ``hhar_watch`` looks
   in its own folder, then in the ``hhar`` folder beside it.
@@ -20,8 +21,9 @@ jitter. Choices made here (each a class attribute, so a variant is one subclass)
   ``Creation_Time`` (repeated timestamps keep their first row), split where either stream pauses
   for more than ``MAX_GAP_S``. Labels come from the accelerometer rows.
 - Accelerometer and gyroscope of a device are aligned by timestamp: both are linearly
-  interpolated onto one uniform grid at the model's nominal rate over the span they share, then
-  resampled polyphase (anti-aliased) to ``rate_hz`` = 50 Hz.
+  interpolated onto one uniform grid over the span they share, at the highest of the model's
+  nominal rate and the rates the timestamps show, then resampled polyphase (anti-aliased) to
+  ``rate_hz`` = 50 Hz.
 """
 
 from __future__ import annotations
@@ -165,12 +167,14 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def nominal_rate(model: str, time_ns: np.ndarray) -> float:
-    """The model's published rate, else the rate of the median sample interval."""
-    if model in NOMINAL_RATES_HZ:
-        return NOMINAL_RATES_HZ[model]
-    step = float(np.median(np.diff(time_ns))) if len(time_ns) > 1 else 0.0
-    return 1e9 / step if step > 0 else 50.0
+def grid_rate(model: str, *times_ns: np.ndarray) -> float:
+    """The rate of the common grid: the highest of the model's nominal rate and the rates the
+    streams' median sample intervals show (so that interpolation never decimates)."""
+    rates = [NOMINAL_RATES_HZ.get(model, 0.0)]
+    for time in times_ns:
+        step = float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+        rates.append(1e9 / step if step > 0 else 0.0)
+    return max(rates) or 50.0
 
 
 def sessions(acc: Stream, gyro: Stream, rate_hz: float) -> list[tuple[np.ndarray, int]]:
@@ -179,7 +183,7 @@ def sessions(acc: Stream, gyro: Stream, rate_hz: float) -> list[tuple[np.ndarray
     tg, xg, _ = gyro.arrays()
     if len(ta) < 2 or len(tg) < 2:
         return []
-    native = nominal_rate(acc.model, ta)
+    native = grid_rate(acc.model, ta, tg)
     origin = min(ta[0], tg[0])
     ta, tg = (ta - origin) * 1e-9, (tg - origin) * 1e-9  # seconds from the device's first sample
     cuts = np.flatnonzero((np.diff(ta) > MAX_GAP_S) | (np.diff(code) != 0)) + 1
