@@ -67,3 +67,17 @@ def test_uci_bad_files_are_named(data_root):
     with pytest.raises(HarbenchError, match=r"missing 1 of 22 files, for subject\(s\) 1, 3, .*: "
                        r"train/Inertial Signals/total_acc_z_train\.txt"):
         harbench.load_windows("uci", use_cache=False)
+
+
+def test_uci_subject_subset_reads_only_its_split(data_root):
+    base = write_tree(data_root)
+    plugin = plugins.get("datasets", "uci")
+    assert {p.parent.name for p in plugin.files(data_root / "uci", subjects=[2])} == {
+        "test", "Inertial Signals"}
+    for path in (base / "train").rglob("*.txt"):
+        path.unlink()  # the train split is gone: subject 2 (test split) still loads
+    recordings = plugin.load(data_root / "uci", subjects=[2])
+    assert [(r.subject, int(r.labels[0])) for r in recordings] == [(2, 2)]
+    with pytest.raises(HarbenchError, match=r"missing 11 of 11 files, for subject\(s\) 3: "
+                       r"train/Inertial Signals/body_acc_x_train\.txt"):
+        plugin.load(data_root / "uci", subjects=[3])
