@@ -248,3 +248,28 @@ def test_verify_of_a_truncated_wisdm_download_names_the_missing_users(capsys, tm
     assert code == 0
     code, out, _ = run([*base, "--subjects", "1-22"], capsys)
     assert code == 0, out
+
+
+def test_allow_partial_checks_a_strict_loader_on_the_subjects_with_every_file(
+    capsys, tmp_path, per_subject
+):
+    write_walks(tmp_path, [1])  # the loader reads every subject's file when asked for all
+    base = ["data", "verify", "cli_walks", "--data-root", str(tmp_path), "--allow-partial"]
+    code, out, _ = run(base, capsys)
+    assert code == 0, out
+    assert "subjects with every file" in out and "walks/s2.csv" in out
+    assert "60 (60 labelled)" in out  # subject 1's samples were loaded and checked
+
+
+REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(not (REAL / "motionsense").is_dir(), reason="no real MotionSense copy")
+def test_verify_on_the_real_partial_motionsense_copy(capsys):
+    base = ["data", "verify", "motionsense", "--data-root", str(REAL.resolve())]
+    code, out, _ = run(base, capsys)
+    assert code == 1 and "sub_4.csv" in out
+    code, out, _ = run([*base, "--subjects", "1-3"], capsys)
+    assert code == 0 and "3 (declared 24)" in out
+    code, out, _ = run([*base, "--allow-partial"], capsys)
+    assert code == 0 and "partial (accepted)" in out

@@ -64,7 +64,8 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument(
         "--allow-partial",
         action="store_true",
-        help="accept fewer files, subjects or classes than declared (still listed)",
+        help="accept fewer files, subjects or classes than declared (still listed); a loader "
+        "that needs every file is checked on the subjects whose files are all present",
     )
     p.set_defaults(handler=verify)
 
@@ -264,6 +265,7 @@ def fetch(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """``harbench data verify NAME``: present, files, checksums, loads; exit 1 on any problem."""
     from harbench.data import fetch as fetching
+    from harbench.data.completeness import complete_subjects
     from harbench.data.load import subject_subset
 
     plugin = plugins.get("datasets", args.name)
@@ -272,6 +274,12 @@ def verify(args: argparse.Namespace) -> int:
     console = _console()
     with console.status(f"verifying {plugin.name}..."):
         report = fetching.verify(plugin, root, subjects)
+        missing = report["missing"]
+        if args.allow_partial and subjects is None and not report["loadable"] and missing:
+            subjects = complete_subjects(plugin, root)  # the loader insists on every file
+            if subjects:
+                report = fetching.verify(plugin, root, subjects)
+                report["missing"] = missing + report["missing"]
     table = Table(title=f"verify {plugin.name}", show_header=False)
     table.add_column("check", style="bold")
     table.add_column("result", overflow="fold")
@@ -291,7 +299,8 @@ def verify(args: argparse.Namespace) -> int:
         if report["nan_filled"] is not None:
             table.add_row("NaN filled by the loader", str(report["nan_filled"]))
     if subjects is not None:
-        table.add_row("asked-for subjects", _ranges(tuple(subjects)))
+        label = "asked-for subjects" if args.subjects else "subjects with every file"
+        table.add_row(label, _ranges(tuple(subjects)))
     partial = "[yellow]partial (accepted)[/yellow]" if args.allow_partial else "[red]missing[/red]"
     for missing in report["missing"]:
         table.add_row(partial, missing)

@@ -52,6 +52,13 @@ def missing_parts(
     return problems
 
 
+def complete_subjects(plugin: DatasetPlugin, root: Path) -> list[int]:
+    """The declared subjects all of whose files (``files(root, [s])``) are on disk."""
+    return [
+        s for s in plugin.subjects if all(Path(p).exists() for p in plugin.files(root, [s]))
+    ]
+
+
 def _listing(names: Sequence[str]) -> str:
     shown = ", ".join(names[:SHOWN])
     more = len(names) - SHOWN
