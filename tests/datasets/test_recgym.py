@@ -93,3 +93,9 @@ def test_recgym_protocol_gives_nine_folds_over_ten_subjects():
     folds = make_folds(w, plugins.get("datasets", "recgym").protocol)
     tested = [sorted(set(subject[f.test].tolist())) for f in folds]
     assert tested == [[1, 2], [3], [4], [5], [6], [7], [8], [9], [10]]
+
+
+def test_recgym_subject_subset(data_root):
+    write_csv(data_root)
+    recordings = plugins.get("datasets", "recgym").load(data_root / "recgym", subjects=[10])
+    assert [(r.subject, len(r.labels)) for r in recordings] == [(10, 120)]

@@ -84,3 +84,14 @@ def test_wisdm_file_without_valid_records_is_named(data_root):
     path = write_raw(data_root, "user,activity,timestamp,x,y,z;\n1,Walking,,1,2,3;\n")
     with pytest.raises(HarbenchError, match=rf"{path}: no valid .* \(2 malformed\)"):
         harbench.load_windows("wisdm", use_cache=False)
+
+
+def test_wisdm_subject_subset(data_root):
+    write_raw(data_root, raw_text())
+    plugin = plugins.get("datasets", "wisdm")
+    recordings = plugin.load(data_root / "wisdm", subjects=[12, 33])
+    assert sorted({r.subject for r in recordings}) == [12, 33] and len(recordings) == 3
+    assert [p.name for p in plugin.files(data_root / "wisdm", subjects=[7])] == [
+        "WISDM_ar_v1.1_raw.txt"]
+    with pytest.raises(HarbenchError, match=r"dataset 'wisdm' has no subject\(s\) \[37\]"):
+        plugin.load(data_root / "wisdm", subjects=[37])
