@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 from harbench import plugins
@@ -41,15 +42,19 @@ class RunSpec:
     suite: str = field(default="", compare=False)
 
     def canonical(self) -> dict[str, Any]:
-        """The identity of the run (the suite that asked for it is not part of it)."""
-        data = asdict(self)
-        data.pop("suite")
-        return data
+        """The identity of the run (the suite that asked for it is not part of it): a fresh
+        JSON-shaped copy, safe to change."""
+        return json.loads(self._canonical_text)
 
-    @property
+    @cached_property
+    def _canonical_text(self) -> str:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "suite"}
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+    @cached_property
     def run_id(self) -> str:
-        text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
+        """The hash of the canonical spec: the run's identity in the store."""
+        return hashlib.sha256(self._canonical_text.encode()).hexdigest()[:20]
 
     @property
     def subjects(self) -> list[int] | None:
