@@ -58,8 +58,19 @@ def _table(columns: list[str], rows: list[list[str]], numeric: list[bool]) -> st
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def leaderboard_html(store: Store, suite: str | None) -> str:
-    board = build(store, suite=suite)
+def speedup_html(store: Store, suite: str | None) -> str:
+    """The speed-up to the common target per configuration, when a reference run exists."""
+    board = build(store, suite=suite, metric="speedup_to_target")
+    if not any(row["n"] for row in board.rows):
+        return ""
+    return ("<h2>Speed-up to a common target</h2><p class='note'>"
+            + html.escape("; ".join(board.notes)) + ". Reference time / method time per "
+            "comparison group, then averaged; not_reached counts runs that never reached the "
+            "target.</p>" + leaderboard_html(store, suite, board))
+
+
+def leaderboard_html(store: Store, suite: str | None, board=None) -> str:
+    board = board or build(store, suite=suite)
     columns = [c for c in board.columns if c not in ("std", "dataset")]
     numeric = [c not in (*board.groups, "config") for c in columns]
     parts = []
@@ -114,10 +125,36 @@ def environment_html(store: Store, suite: str | None) -> str:
     return (
         "<h2>Environment</h2>"
         + _table(columns, texts, [c == "runs" for c in columns])
+        + plugins_html(store, suite)
         + f"<p class='note'>report made {now} by harbench {html.escape(__version__)} on Python "
         f"{html.escape(platform.python_version())} ({html.escape(platform.platform())}); "
         f"store {html.escape(str(store.path))}</p>"
     )
+
+
+def plugins_html(store: Store, suite: str | None) -> str:
+    """Which distribution and version provided each plugin the runs used (runs.plugins)."""
+    import json
+
+    from harbench.report.runs import has_column, suite_filter
+
+    if not has_column(store, "runs", "plugins"):
+        return ""
+    where, params = suite_filter(suite)
+    _, rows = store.query(f"SELECT plugins, count(*) FROM runs r WHERE r.plugins IS NOT NULL "
+                          f"{where} GROUP BY ALL", params)
+    used: dict[tuple, int] = {}
+    for text, count in rows:
+        for kind, info in (json.loads(text) or {}).items():
+            if isinstance(info, dict):
+                key = (kind, str(info.get("name", "")), str(info.get("version", "")),
+                       f"{info.get('distribution', '')} {info.get('distribution_version', '')}")
+                used[key] = used.get(key, 0) + count
+    if not used:
+        return ""
+    texts = [[*key, f"{n:,}"] for key, n in sorted(used.items())]
+    columns = ["kind", "plugin", "plugin version", "distribution", "runs"]
+    return _table(columns, texts, [c == "runs" for c in columns])
 
 
 def yaml_html(store: Store, suite: str | None) -> str:
@@ -133,14 +170,18 @@ def yaml_html(store: Store, suite: str | None) -> str:
 
 
 def render(store: Store, suite: str | None = None) -> str:
-    """The whole report as one HTML document."""
+    """The whole report as one HTML document (of the only suite when the store holds one)."""
     check_suite(store, suite)
+    names = suite_names(store)
+    if suite is None and len(names) == 1:
+        suite = names[0]
     title = f"harbench report: {suite}" if suite else "harbench report"
     sections: list[Any] = [
         f"<h1>{html.escape(title)}</h1>",
         "<h2>Leaderboard</h2><p class='note'>macro-F1 mean ± std over folds and seeds, per "
         "dataset; one row per configuration</p>",
         leaderboard_html(store, suite),
+        speedup_html(store, suite),
         "<h2>Figures</h2>",
         figures_html(store, suite),
         reproduction_html(store),

@@ -124,3 +124,12 @@ def has_table(store: Store, name: str) -> bool:
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
     )
     return rows[0][0] > 0
+
+
+def has_column(store: Store, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` (older stores lack newer columns)."""
+    _, rows = store.query(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
+        [table, column],
+    )
+    return rows[0][0] > 0
