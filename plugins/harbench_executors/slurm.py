@@ -19,7 +19,7 @@ from typing import Any
 
 from harbench.contracts import Executor, HarbenchError
 from harbench.settings import Param
-from harbench_executors.common import DEVICE, WorkerDied, call, decode, encode
+from harbench_executors.common import DEVICE, WorkerDied, call, decode, encode, forwarded_env
 
 
 def _plain(value: Any) -> Any:
@@ -35,9 +35,12 @@ def _write_json(path: Path, payload: Any) -> None:
     os.replace(tmp, path)
 
 
-def _slurm_job(fn: Callable[..., Any], spec: Any, result: str, events: str | None) -> None:
+def _slurm_job(fn: Callable[..., Any], spec: Any, result: str, events: str | None,
+               env: dict[str, str]) -> None:
     """The body of one array job: run ``fn``, append events to ``events``, write ``result``."""
     from harbench.events import to_dict
+
+    os.environ.update(env)  # the submitter's HARBENCH_* settings and device
 
     def emit(event: Any) -> None:
         with open(events, "a") as out:  # type: ignore[arg-type]
@@ -110,6 +113,8 @@ class SlurmExecutor(Executor):
         batch = _batch_folder(settings.get("folder"))
         executor = _executor(batch, settings, workers)
         whole_arrays = executor.cluster == "slurm"  # Slurm throttles; locally we keep the pace
+        gpus = int(settings.get("gpus_per_node", 0))
+        env = forwarded_env(settings.get("device") or ("cuda" if gpus else None))
         waiting = list(enumerate(specs))
         in_flight: dict[int, tuple[Any, Any, _Tail]] = {}
         failed = False
@@ -118,7 +123,8 @@ class SlurmExecutor(Executor):
                 free = len(waiting) if whole_arrays else max(1, workers) - len(in_flight)
                 if waiting and free > 0:
                     chosen, waiting = waiting[:free], waiting[free:]
-                    in_flight.update(_submit(executor, fn, chosen, batch, events is not None))
+                    in_flight.update(_submit(executor, fn, chosen, batch, events is not None,
+                                             env))
                 time.sleep(float(settings.get("poll_s", 1.0)))
                 for index in list(in_flight):
                     job, spec, tail = in_flight[index]
@@ -187,7 +193,7 @@ def _executor(batch: Path, settings: dict[str, Any], workers: int) -> Any:
 
 
 def _submit(executor: Any, fn: Callable[..., Any], chosen: list[tuple[int, Any]], batch: Path,
-            with_events: bool) -> dict[int, tuple[Any, Any, _Tail]]:
+            with_events: bool, env: dict[str, str]) -> dict[int, tuple[Any, Any, _Tail]]:
     """Submit ``chosen`` (index, spec) pairs as one job array."""
     results = [str(batch / "results" / f"{i}.json") for i, _ in chosen]
     event_files = [batch / "events" / f"{i}.jsonl" for i, _ in chosen]
@@ -197,6 +203,7 @@ def _submit(executor: Any, fn: Callable[..., Any], chosen: list[tuple[int, Any]]
         [spec for _, spec in chosen],
         results,
         [str(p) if with_events else None for p in event_files],
+        [env] * len(chosen),
     )
     return {
         index: (job, spec, _Tail(path))
