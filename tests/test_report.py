@@ -200,3 +200,25 @@ def test_reproduction_rows_compare_claims_with_the_store(tmp_path):
     assert arena.published == "0.814" and arena.device == "cpu"
     assert "## Bian et al. 2025 (TinierHAR)" in markdown(found)
     assert all(c.suite_prefix.startswith("repro-") for c in CLAIMS)
+
+
+def test_lora_edge_claims_use_share_without_head_gap_and_common_target(tmp_path):
+    db = tmp_path / "e.duckdb"
+    rows = [(m, {}, level, True, None, f, 0) for m, level in (("full", 0.80), ("lora_edge", 0.77))
+            for f in (0, 1)]
+    _write(db, rows, suite="repro-lora-edge-hapt")
+    with Store(db) as store:
+        store.query("INSERT INTO metrics SELECT run_id, 'trainable_share_no_head', 0.012 FROM runs "
+                    "WHERE method = 'lora_edge'")
+        store.query("UPDATE curves SET seconds = 0.5 WHERE run_id IN (SELECT run_id FROM runs "
+                    "WHERE method = 'lora_edge')")
+    with Store(db, read_only=True) as store:
+        found = {r.claim: r for r in reproduction(store)}
+    share = found["trainable share, head excluded"]
+    assert share.measured == "1.20%" and share.agrees and share.published == "<= 1.49%"
+    gap = found["macro-F1 gap full - LoRA-Edge (points)"]
+    assert gap.values["measured"] == pytest.approx(3.0, abs=1.5) and gap.agrees
+    # target 0.95 x full's best = 0.95 x 0.8 x (1 - e^-4) = 0.746: full reaches it at epoch 6
+    # (6 x 1 s); lora_edge, with a lower plateau, only at epoch 7 (7 x 0.5 s)
+    speed = found["speed-up to the common target vs full"]
+    assert speed.values["measured"] == pytest.approx(6.0 / (7 * 0.5))
