@@ -135,8 +135,13 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     """Nodes of ``node`` once every alias is expanded (shared nodes counted at each use)."""
     key = id(node)
     if key in memo:
+        if memo[key] < 0:  # reached again while being counted
+            raise YamlError(
+                "an alias refers to a node that contains it (a recursive document)",
+                node.start_mark.line + 1,
+            )
         return memo[key]
-    memo[key] = MAX_NODES + 1  # a node reached again while being counted: a recursive alias
+    memo[key] = -1
     total = 1
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:

@@ -517,3 +517,20 @@ def test_an_override_may_change_the_protocol_of_some_cells():
     )
     with pytest.raises(SuiteError, match="'overrides.0.set.protocol.groups'.*fold 2 does not"):
         load(listed).expand()
+
+
+def test_yaml_1_2_scalars():
+    from harbench import yamlsafe
+
+    data = yamlsafe.load(
+        "a: 1e-3\nb: 0o17\nc: 017\nd: 0x1F\ne: yes\nf: 2026-01-01\ng: .5\nh: ~\ni: true\n"
+        "base: &b {x: 1}\nmerged: {<<: *b, y: 2}\n"
+    ).data
+    assert data["a"] == 0.001 and isinstance(data["a"], float)
+    assert (data["b"], data["c"], data["d"]) == (15, 17, 31)  # 017 is decimal in YAML 1.2
+    assert (data["e"], data["f"], data["g"], data["h"], data["i"]) == (
+        "yes", "2026-01-01", 0.5, None, True
+    )
+    assert data["merged"] == {"x": 1, "y": 2}
+    with pytest.raises(yamlsafe.YamlError, match="recursive document"):
+        yamlsafe.load("a: &a [1, *a]\n")
