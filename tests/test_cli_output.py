@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -134,3 +135,16 @@ def test_plot_and_report_commands_write_files(demo, tmp_path, capsys):
     repro = tmp_path / "REPRODUCTION.md"
     assert main(["report", "repro", "--db", str(demo), "--output", str(repro)]) == 0
     assert "no reproduction suite" in repro.read_text()
+
+
+def test_a_terminal_too_narrow_for_any_table_gets_one_block_per_row(demo):
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=30, color_system=None)
+    print_leaderboard(console, db=str(demo), suite="demo")
+    text = buffer.getvalue()
+    assert all(len(line) <= 30 for line in text.splitlines())
+    assert "┃" not in text  # no table: one block per row
+    with Store(demo, read_only=True) as store:
+        board = build(store, suite="demo")
+    for row in board.rows:
+        assert re.search(rf"macro_f1 +{row['macro_f1']:.3f} ± {row['std']:.3f}\n", text)

@@ -95,7 +95,7 @@ def print_leaderboard(
     """Render the leaderboard (and the failed-run count) on ``console``."""
     from harbench import report
     from harbench.report.exports import cell_texts, display_names
-    from harbench.report.terminal import fit_table, fits
+    from harbench.report.terminal import fit_table, fits, print_fitted
 
     options: dict[str, Any] = {}
     with Store(db, read_only=True) as store:
@@ -127,12 +127,11 @@ def print_leaderboard(
         rest = [i for i in range(len(headers)) if i != at]
         dropped: list[str] = []
         for dataset in dict.fromkeys(t[at] for t in texts):
-            table, dropped = fit_table(
+            dropped = print_fitted(
                 console, [headers[i] for i in rest],
                 [[t[i] for i in rest] for t in texts if t[at] == dataset],
                 numeric=[numeric[i] for i in rest], droppable=droppable,
                 title=f"{title} · dataset {dataset}")
-            console.print(table)
     else:
         table, dropped = fit_table(console, headers, texts, numeric=numeric,
                                    droppable=droppable, title=title)
@@ -180,7 +179,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from harbench.report.formatting import fmt_number, json_ready
-    from harbench.report.terminal import fit_table
+    from harbench.report.terminal import print_fitted
 
     with Store(args.db, sandbox=True) as store:  # reads the store and nothing else
         columns, rows = store.query(args.sql)
@@ -192,8 +191,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     texts = [[fmt_number(c, v) for c, v in zip(columns, row)] for row in rows]
     numeric = [c.endswith("_id") or all(isinstance(r[i], (int, float)) for r in rows)
                for i, c in enumerate(columns)]
-    table, _ = fit_table(console, columns, texts, numeric=numeric)
-    console.print(table)
+    print_fitted(console, columns, texts, numeric=numeric)
     return 0
 
 

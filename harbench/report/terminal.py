@@ -65,3 +65,33 @@ def fit_table(
     for row in rows:
         table.add_row(*[row[i] for i in keep])
     return table, dropped
+
+
+def print_fitted(
+    console: Console,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    numeric: Sequence[bool],
+    droppable: Sequence[str] = (),
+    title: str | None = None,
+) -> list[str]:
+    """Print ``rows`` as a table that fits, else as one 'header: value' block per row.
+
+    Returns the headers left out of the table to make it fit.
+    """
+    keep = [i for i, h in enumerate(headers) if h not in droppable]
+    if fits(console, [headers[i] for i in keep], [[r[i] for i in keep] for r in rows],
+            [numeric[i] for i in keep]):
+        table, dropped = fit_table(console, headers, rows, numeric=numeric, droppable=droppable,
+                                   title=title)
+        console.print(table)
+        return dropped
+    if title:
+        console.print(title, style="italic")
+    width = max(len(h) for h in headers)
+    for number, row in enumerate(rows, 1):
+        console.print(f"[bold]#{number}[/]")
+        for header, value in zip(headers, row):
+            console.print(f"  {header:<{width}}  {value}", markup=False, highlight=False)
+    return []
