@@ -352,6 +352,10 @@ class PretrainSettings(Settings):
     lr: float = setting(1e-3, "pretraining learning rate", **POSITIVE)
     weight_decay: float = setting(0.05, "pretraining weight decay", min=0)
     mask_ratio: float = setting(0.75, "share of patches masked (mae)", **OPEN_UNIT)
+    patience: int = setting(5, "epochs without improvement before stopping (supervised)", min=1)
+    val_fraction: float = setting(
+        0.2, "share of source subjects held out to validate (supervised)", **OPEN_UNIT
+    )
     seed: int | None = _seed("pretraining seed; null = the run's seed")
 
 

@@ -84,6 +84,10 @@ def test_pretraining_seed_follows_the_run_by_default_and_stays_in_the_stored_ran
         PretrainSettings.from_dict({"objective": "contrastive"})
     with pytest.raises(ParamError, match="expected float > 0 and < 1"):
         PretrainSettings.from_dict({"mask_ratio": 1.0})
+    supervised = PretrainSettings.from_dict({"objective": "supervised", "patience": 3})
+    assert (supervised.patience, supervised.val_fraction) == (3, 0.2)
+    with pytest.raises(ParamError, match="'patience'.*expected int >= 1"):
+        PretrainSettings.from_dict({"patience": 0})
 
 
 def test_window_and_executor_settings():
