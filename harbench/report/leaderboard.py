@@ -90,61 +90,35 @@ def build(
     groups = parse_by(by)
     check_suite(store, suite)
     runs = load_runs(store, suite)
-    known = set().union(*(r.metrics for r in runs)) if runs else set()
-    if metric in targets.COMPUTED_METRICS:
+    computed = metric in targets.COMPUTED_METRICS
+    board = Board(metric, groups, [])
+    if computed:
         setting = target or targets.TargetSetting.from_options(
             None, None, None, compare_settings(store, suite))
         add_target_metrics(store, runs, setting)
-    elif runs and metric not in known:
-        raise HarbenchError(
-            f"unknown metric {metric!r}; stored metrics: {', '.join(sorted(known))}; computed: "
-            f"{', '.join(targets.COMPUTED_METRICS)}"
-        )
-    def columns_of(run: Run) -> tuple:
-        return tuple(getattr(run, GROUP_ATTRS[g]) for g in groups)
-
-    keys = varying_keys(runs, within=columns_of)
-    grouped: dict[tuple, list[Run]] = {}
-    labels: dict[tuple, str] = {}
-    for run in runs:
-        label = config_label(run, keys)
-        key = columns_of(run) + (config_key(run),)  # every setting, not the label alone
-        grouped.setdefault(key, []).append(run)
-        labels[key] = label
-    board = Board(metric, groups, [])
+        board.notes.append(setting.describe())
+    else:
+        known = set().union(*(r.metrics for r in runs)) if runs else set()
+        if runs and metric not in known:
+            raise HarbenchError(
+                f"unknown metric {metric!r}; stored metrics: {', '.join(sorted(known))}; "
+                f"computed: {', '.join(targets.COMPUTED_METRICS)}"
+            )
+    grouped, labels = group_runs(runs, groups)
     has_config = any(labels.values())
-    computed = metric in targets.COMPUTED_METRICS
     row_of: dict[tuple, dict[str, Any]] = {}
     for key, members in grouped.items():
-        values = [r.metrics[metric] for r in members if metric in r.metrics]
-        if not values and not computed:
+        row = _row(metric, members, ci=ci, computed=computed)
+        if row is None:
             continue
-        summary = statistics.summarise(values, ci=ci)
-        row: dict[str, Any] = {g: key[i] for i, g in enumerate(groups)}
-        if has_config:
-            row["config"] = labels[key]
-        row.update({metric: summary.mean, "std": summary.std, "n": summary.n})
-        if computed:
-            row["not_reached"] = sum(1 for r in members if r.metrics.get("reached") == 0.0)
-        if ci:
-            row["ci_low"], row["ci_high"] = summary.ci_low, summary.ci_high
-        for cost in COST_METRICS:
-            found = [peak_memory(r) if cost == "peak_memory_mb" else r.metrics.get(cost)
-                     for r in members]
-            found = [v for v in found if v is not None]
-            row[cost] = sum(found) / len(found) if found else None
-        board.rows.append(row)
-        row_of[key] = row
+        row_of[key] = {**{g: key[i] for i, g in enumerate(groups)},
+                       **({"config": labels[key]} if has_config else {}), **row}
+    board.rows = list(row_of.values())
+    board.columns = list(groups) + (["config"] if has_config else []) + [metric, "std", "n"]
+    board.columns += ["not_reached"] if computed else []
+    board.columns += ["ci_low", "ci_high"] if ci else []
     if against:
         _add_paired_tests(row_of, grouped, runs, metric, against, test)
-    board.columns = list(groups) + (["config"] if has_config else []) + [metric, "std", "n"]
-    if computed:
-        board.columns.append("not_reached")
-        board.notes.append((target or targets.TargetSetting.from_options(
-            None, None, None, compare_settings(store, suite))).describe())
-    if ci:
-        board.columns += ["ci_low", "ci_high"]
-    if against:
         board.columns += ["vs_" + against, "p", "pairs"]
         board.notes.append(
             f"vs_{against}: mean paired difference to '{against}' over runs paired on dataset, "
@@ -160,6 +134,44 @@ def build(
 
     board.rows.sort(key=order)
     return board
+
+
+def group_runs(runs: list[Run], groups: list[str]
+               ) -> tuple[dict[tuple, list[Run]], dict[tuple, str]]:
+    """Runs per configuration (the group columns + every stored setting but fold and seed), and
+    each configuration's label: the settings that vary between runs of the same columns."""
+
+    def columns_of(run: Run) -> tuple:
+        return tuple(getattr(run, GROUP_ATTRS[g]) for g in groups)
+
+    keys = varying_keys(runs, within=columns_of)
+    grouped: dict[tuple, list[Run]] = {}
+    labels: dict[tuple, str] = {}
+    for run in runs:
+        key = columns_of(run) + (config_key(run),)  # every setting, not the label alone
+        grouped.setdefault(key, []).append(run)
+        labels[key] = config_label(run, keys)
+    return grouped, labels
+
+
+def _row(metric: str, members: list[Run], *, ci: bool, computed: bool
+         ) -> dict[str, Any] | None:
+    """Summary of ``metric`` and mean costs over one configuration's runs."""
+    values = [r.metrics[metric] for r in members if metric in r.metrics]
+    if not values and not computed:
+        return None
+    summary = statistics.summarise(values, ci=ci)
+    row: dict[str, Any] = {metric: summary.mean, "std": summary.std, "n": summary.n}
+    if computed:
+        row["not_reached"] = sum(1 for r in members if r.metrics.get("reached") == 0.0)
+    if ci:
+        row["ci_low"], row["ci_high"] = summary.ci_low, summary.ci_high
+    for cost in COST_METRICS:
+        found = [peak_memory(r) if cost == "peak_memory_mb" else r.metrics.get(cost)
+                 for r in members]
+        found = [v for v in found if v is not None]
+        row[cost] = sum(found) / len(found) if found else None
+    return row
 
 
 def _add_paired_tests(row_of: dict[tuple, dict[str, Any]], grouped: dict[tuple, list[Run]],
