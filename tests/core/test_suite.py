@@ -534,3 +534,17 @@ def test_yaml_1_2_scalars():
     assert data["merged"] == {"x": 1, "y": 2}
     with pytest.raises(yamlsafe.YamlError, match="recursive document"):
         yamlsafe.load("a: &a [1, *a]\n")
+
+
+def _shipped_suites() -> list[str]:
+    from tests.helpers import REPO
+
+    return sorted(str(p.relative_to(REPO)) for p in (REPO / "suites").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("relative", _shipped_suites())
+def test_every_shipped_suite_validates_with_distinct_runs(relative):
+    from tests.helpers import REPO
+
+    specs = suite.load(REPO / relative).expand()
+    assert specs and len({s.run_id for s in specs}) == len(specs)
