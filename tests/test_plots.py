@@ -107,3 +107,28 @@ def test_cd_figure_prints_the_test_and_alpha(demo):
 def test_sweep_on_an_unknown_setting_names_what_varies(demo):
     with Store(demo, read_only=True) as store, pytest.raises(HarbenchError, match="vary"):
         plots.sweep_figure(store, "demo", param="nosuch")
+
+
+def test_sweep_over_the_label_budget_has_one_point_per_budget(tmp_path):
+    import random
+
+    from tests.report_store import label, result_for, spec_for
+
+    db, rng, ids = tmp_path / "b.duckdb", random.Random(3), []
+    with Store(db) as store:
+        for method, params in (("full", {}), ("lora", {"r": 4})):
+            for budget in (5, 10, 20):
+                for fold in (0, 1):
+                    spec = spec_for("pamap2", method, params, fold, 0, budget=budget)
+                    store.write(result_for(spec, 0.5 + budget / 100, 1000, 1.0, True, rng),
+                                labels={"method": label(method, params)})
+                    ids.append(spec.run_id)
+        store.link_suite("budgets", ids)
+    with Store(db, read_only=True) as store:
+        fig = plots.sweep_figure(store, "budgets", param="per_class")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "budget.per_class"
+    lines = {c.get_label(): c for c in ax.containers}
+    assert set(lines) == {"full", "lora"}
+    xs = sorted(ax.lines[0].get_xdata())
+    assert xs == [5, 10, 20]
