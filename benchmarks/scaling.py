@@ -1,10 +1,10 @@
 """Speed-up of the process and ray executors over serial execution of the same runs.
 
-The same runs (TinierHAR on HAPT, subject-group fold 0, one run per seed) go through the
-``local`` executor (serial), ``process`` with 2 workers and ``ray`` with 2 workers (a local Ray
-cluster of 2 CPUs, started inside the timing), each into its own fresh store. For each it prints
-the wall time, the speed-up over serial (goal on 2 cores: >= 1.9 for process, >= 1.8 for ray),
-and the executor's overhead per run as a ratio to a run's own time:
+The same runs (TinierHAR on HAPT, subject-group fold 0, one run per seed; or ``--dataset``) go
+through the ``local`` executor (serial), ``process`` with 2 workers and ``ray`` with 2 workers (a
+local Ray cluster of 2 CPUs, started inside the timing), each into its own fresh store. For
+each it prints the wall time, the speed-up over serial (goal on 2 cores: >= 1.9 for process,
+>= 1.8 for ray), and the executor's overhead per run as a ratio to a run's own time:
 
     overhead per run = (wall x workers - sum of the runs' own times) / runs
     ratio            = overhead per run / mean own time of a run
@@ -29,7 +29,7 @@ from harbench import events as ev
 SUITE = """
 name: scaling
 defaults:
-  protocol: {{name: subject_groups, groups: 10}}
+  {protocol}
   training: {{epochs: {epochs}, batch_size: 64, lr: 0.003, patience: 1000}}
 matrix:
   datasets: [{dataset}]
@@ -79,7 +79,9 @@ def main() -> None:
         folder = Path(tmp)
         path = folder / "scaling.yaml"
         seeds = list(range(args.runs))
-        path.write_text(SUITE.format(epochs=args.epochs, dataset=args.dataset, seeds=seeds))
+        protocol = "protocol: {name: subject_groups, groups: 10}" if "hapt" in args.dataset else ""
+        path.write_text(SUITE.format(epochs=args.epochs, dataset=args.dataset, seeds=seeds,
+                                     protocol=protocol))
         figures = {engine: measure(engine, path, folder) for engine in engines}
     serial = figures["local"]["wall"]
     print(f"{args.runs} runs of TinierHAR on {args.dataset}, {args.epochs} epochs each, CPU")
