@@ -121,16 +121,12 @@ def _run(spec: suite.RunSpec, emit: Callable[[Any], None]) -> Any:
     emit(ev.RunStarted(spec.run_id, spec.short(), int(spec.training.get("epochs", 0))))
     trained = [0.0]
 
-    def on_epoch(_spec: suite.RunSpec, row: dict[str, float]) -> None:
+    def on_epoch(row: dict[str, float]) -> None:
         trained[0] += float(row.get("seconds", 0.0))
         emit(ev.EpochEnded(spec.run_id, int(row["epoch"]), float(row["train_loss"]),
                            float(row["val_f1"]), trained[0]))
 
-    runner.set_epoch_listener(on_epoch)
-    try:
-        return runner.run_one(spec)
-    finally:
-        runner.set_epoch_listener(None)
+    return runner.run_one(spec, on_epoch=on_epoch)
 
 
 def executor_settings(

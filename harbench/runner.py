@@ -108,12 +108,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
-def run_one(spec: RunSpec) -> RunResult:
-    """Execute one cell; any exception becomes a failed result carrying its error text."""
+def run_one(
+    spec: RunSpec, on_epoch: Callable[[dict[str, float]], None] | None = None
+) -> RunResult:
+    """Execute one cell; any exception becomes a failed result carrying its error text.
+
+    ``on_epoch`` receives each training epoch's curve row (an executor turns it into events).
+    """
     started = _now()
     torch.set_num_threads(run_threads())
     try:
-        metrics, curves, details = _execute(spec)
+        metrics, curves, details = _execute(spec, on_epoch)
         status, error = "ok", ""
     except (HarbenchError, DivergedError) as exc:
         metrics, curves, details = {}, [], {}
@@ -232,7 +237,9 @@ def _warm_up(spec: RunSpec, model, setting: str) -> None:
     _warmed.add(spec.method)
 
 
-def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
+def _execute(
+    spec: RunSpec, on_epoch: Callable[[dict[str, float]], None] | None = None
+) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
     from harbench.measure import memory
 
     seed_everything(spec.seed)
@@ -286,7 +293,7 @@ def _execute(spec: RunSpec) -> tuple[dict[str, float], list[dict[str, Any]], dic
         n_classes=n_classes,
         bn_frozen=bn_frozen,
         seed=spec.seed,
-        on_epoch=(lambda row: listener(spec, row)) if listener else None,
+        on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
     )
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
