@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harbench import coordinator
 from harbench import events as ev
 from harbench.commands.results import print_leaderboard
 from harbench.contracts import HarbenchError
@@ -43,6 +42,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _print_runs(console: Console, args: argparse.Namespace) -> int:
+    from harbench import coordinator  # on use: `harbench --help` stays light
+
     loaded, stored = coordinator.dry_run(args.suite, db=args.db)
     if getattr(args, "format", "table") == "json":
         import json
@@ -94,6 +95,8 @@ def executor_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harbench import coordinator
+
     console = Console()
     if args.dry_run:
         return _print_runs(console, args)
