@@ -246,3 +246,18 @@ def _kill_session(sid: int) -> None:
                 p.kill()
         except (ProcessLookupError, psutil.Error, PermissionError):
             continue
+
+
+def test_result_files_round_trip_and_rebuild_nothing_but_dataclasses():
+    import json
+
+    from harbench.coordinator import Finished
+    from harbench.runner import RunResult
+    from harbench_executors.common import decode, encode
+
+    result = RunResult(run_id="r1", spec={"seed": 0}, status="ok", metrics={"macro_f1": 0.1 / 3},
+                       curves=[{"epoch": 1, "val_f1": 0.25}])
+    finished = Finished(result, 1.5)
+    assert decode(json.loads(json.dumps(encode(finished)))) == finished
+    with pytest.raises(ValueError, match="not a dataclass"):
+        decode({"__dataclass__": "os:system", "command": "true"})
