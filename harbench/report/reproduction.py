@@ -12,7 +12,7 @@ from typing import Any
 
 from harbench.report import targets
 from harbench.report.runs import Run, load_curves, load_runs
-from harbench.report.suites import suite_names
+from harbench.report.suites import compare_settings, suite_names
 from harbench.store import Store
 
 WHAR_ARENA = {  # dataset plugin -> (TinierHAR, TinyHAR, DeepConvLSTM) macro-F1, whar-arena
@@ -34,6 +34,9 @@ class Measured:
     note: str = ""
 
 
+Measure = Callable[[Store, str, list[Run]], "Measured | None"]  # (store, suite, its runs)
+
+
 @dataclass(frozen=True)
 class Claim:
     """One headline number of a paper and how to measure it from the store.
@@ -47,7 +50,7 @@ class Claim:
     claim: str
     published: float | tuple[float, float]
     check: str
-    measure: Callable[[Store, list[Run]], Measured | None]
+    measure: Measure
     why: str
     tolerance: float = 0.25
     unit: str = ""
@@ -84,10 +87,10 @@ def _devices(runs: list[Run]) -> tuple[str, ...]:
 
 
 def ratio_of(metric: str, num: dict[str, str], den: dict[str, str], fallback: str | None = None
-             ) -> Callable[[Store, list[Run]], Measured | None]:
+             ) -> Measure:
     """mean(metric | num) / mean(metric | den); ``fallback`` metric when ``metric`` is absent."""
 
-    def measure(store: Store, runs: list[Run]) -> Measured | None:
+    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
         a, b = _of(runs, **num), _of(runs, **den)
         note = ""
         top, bottom = _mean(a, metric), _mean(b, metric)
@@ -102,10 +105,10 @@ def ratio_of(metric: str, num: dict[str, str], den: dict[str, str], fallback: st
 
 
 def difference_of(metric: str, method: str, reference: str, scale: float = 100.0
-                  ) -> Callable[[Store, list[Run]], Measured | None]:
+                  ) -> Measure:
     """(mean metric of ``reference`` - mean of ``method``) x ``scale`` (F1 points)."""
 
-    def measure(store: Store, runs: list[Run]) -> Measured | None:
+    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
         a, b = _of(runs, method=method), _of(runs, method=reference)
         top, bottom = _mean(a, metric), _mean(b, metric)
         if top is None or bottom is None:
@@ -116,10 +119,10 @@ def difference_of(metric: str, method: str, reference: str, scale: float = 100.0
 
 
 def largest(metric: str, method: str, fallback: str | None = None
-            ) -> Callable[[Store, list[Run]], Measured | None]:
+            ) -> Measure:
     """The largest stored ``metric`` of ``method`` (``fallback`` metric, noted, if absent)."""
 
-    def measure(store: Store, runs: list[Run]) -> Measured | None:
+    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
         chosen = _of(runs, method=method)
         for name in (metric, fallback):
             values = [r.metrics[name] for r in chosen if name and name in r.metrics]
@@ -132,11 +135,13 @@ def largest(metric: str, method: str, fallback: str | None = None
 
 
 def speedup(method: str, reference: str = "full"
-            ) -> Callable[[Store, list[Run]], Measured | None]:
-    """Mean speed-up to the common target (reference time / method time) of ``method``."""
+            ) -> Measure:
+    """Mean speed-up to the common target (reference time / method time) of ``method``; the
+    target fraction (or F1) is the suite's ``compare:`` block's, else 0.95."""
 
-    def measure(store: Store, runs: list[Run]) -> Measured | None:
-        setting = targets.TargetSetting(reference=reference)
+    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
+        block = compare_settings(store, suite)
+        setting = targets.TargetSetting.from_options(reference, None, None, block)
         curves = load_curves(store, [r.run_id for r in runs], stage="train")
         found = targets.common_targets(runs, curves, setting)
         chosen = _of(runs, method=method)
@@ -151,8 +156,8 @@ def speedup(method: str, reference: str = "full"
     return measure
 
 
-def arena_f1(dataset: str, model: str) -> Callable[[Store, list[Run]], Measured | None]:
-    def measure(store: Store, runs: list[Run]) -> Measured | None:
+def arena_f1(dataset: str, model: str) -> Measure:
+    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
         chosen = [r for r in _of(runs, model=model, method="full") if r.dataset == dataset]
         value = _mean(chosen, "macro_f1")
         return None if value is None else Measured(value, len(chosen), _devices(chosen))
@@ -253,7 +258,7 @@ def reproduction(store: Store, claims: list[Claim] | None = None) -> list[ClaimR
     for claim in claims or CLAIMS:
         for suite in [n for n in names if n.startswith(claim.suite_prefix)]:
             runs = load_runs(store, suite)
-            measured = claim.measure(store, runs) if runs else None
+            measured = claim.measure(store, suite, runs) if runs else None
             if measured is None:
                 continue
             agrees = _agrees(claim, measured.value)

@@ -42,7 +42,13 @@ def suite_yaml(store: Store, suite: str) -> str | None:
 
 
 def compare_settings(store: Store, suite: str | None) -> dict[str, Any]:
-    """The suite's ``compare:`` block ({reference, fraction | f1}), {} when absent."""
+    """The suite's ``compare:`` block ({reference, fraction | f1}), {} when absent.
+
+    Without a suite name, the block of the store's only suite (if it holds exactly one).
+    """
+    if suite is None:
+        names = suite_names(store)
+        suite = names[0] if len(names) == 1 else None
     text = suite_yaml(store, suite) if suite else None
     if not text:
         return {}
