@@ -6,6 +6,10 @@ timed passes after ``warmup`` untimed ones, on the model's own device.
 Time-to-target reads the per-epoch curves that ``harbench.train.fit`` records: each row has
 ``epoch`` and ``val_f1``, and either a cumulative time (``wall_time`` or ``elapsed``, seconds since
 training began) or the epoch's own duration (``seconds`` or ``epoch_time``), which is summed.
+The runner stores no time-to-target of its own: a comparison needs one target shared by every
+method, which ``harbench.report.targets`` computes from the stored curves when reports are made.
+Give ``time_to_target`` an explicit ``target`` to compare runs; its default (a fraction of the
+run's own best) only describes one run's convergence.
 """
 
 from __future__ import annotations
