@@ -90,7 +90,7 @@ def _by_dataset(runs: list[Run]) -> dict[str, list[Run]]:
 
 
 def _grid(plt, n: int, width: float = 5.0, height: float = 4.0):
-    cols = min(n, 3)
+    cols = 2 if n == 4 else min(n, 3)
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
     flat = [ax for row in axes for ax in row]
@@ -252,6 +252,8 @@ def curves_figure(store: Store, suite: str | None = None, *, dataset: str | None
     if not stages:
         raise HarbenchError("the selected runs store no per-epoch curves")
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     panels = [(s, "train_loss", "training loss") for s in stages]
     panels += [("train", "val_loss", "validation loss"), ("train", "val_f1", "validation macro-F1")]
     panels = [p for p in panels if p[0] in stages]
@@ -266,6 +268,7 @@ def curves_figure(store: Store, suite: str | None = None, *, dataset: str | None
         for name, points in sorted(series.items()):
             epochs = sorted(points)
             ax.plot(epochs, [_mean(points[e]) for e in epochs], marker=".", label=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.set_title(f"{stage}: {label}", fontsize=9)
