@@ -56,7 +56,7 @@ def _print_runs(console: Console, args: argparse.Namespace) -> int:
         return 0
     table = Table(title=f"{loaded.name}: {len(loaded.specs)} runs", title_justify="left")
     for col in ("#", "dataset", "model", "method", "protocol", "fold", "seed", "run_id", "stored"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # wrap, never cut a run id with an ellipsis
     for i, spec in enumerate(loaded.specs, 1):
         table.add_row(
             str(i),
