@@ -1,0 +1,1 @@
+"""The backbones' network code (imports torch; loaded by a plugin's ``build`` only)."""
