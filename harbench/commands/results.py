@@ -15,9 +15,6 @@ if TYPE_CHECKING:  # the report package is imported on use: the CLI starts fast
 
     from harbench.report.leaderboard import Board
 
-COST_HEADERS = {"trainable_params": "trainable", "trainable_share": "share", "macs": "MACs",
-                "fit_seconds": "fit s", "setup_seconds": "setup s", "peak_memory_mb": "peak MB"}
-
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     """--reference / --target-fraction / --target-f1 (common time-to-target)."""
@@ -95,6 +92,7 @@ def print_leaderboard(
     """Render the leaderboard (and the failed-run count) on ``console``."""
     from harbench import report
     from harbench.report.exports import cell_texts, display_names
+    from harbench.report.formatting import SHORT_HEADERS
     from harbench.report.terminal import fit_table, fits, print_fitted
 
     options: dict[str, Any] = {}
@@ -115,7 +113,7 @@ def print_leaderboard(
         keep = [i for i, c in enumerate(columns) if c not in constant]
         columns, rows = [columns[i] for i in keep], [[r[i] for i in keep] for r in rows]
     shown = display_names(columns, metric)
-    headers = [COST_HEADERS.get(h, h) for h in shown]
+    headers = [SHORT_HEADERS.get(h, h) for h in shown]
     texts = [cell_texts(columns, row, metric) for row in rows]
     numeric = [h not in (*board.groups, "config") for h in shown]
     droppable = ["trainable", "pairs", "fit s", "share", "MACs", "peak MB", "setup s"]

@@ -11,6 +11,8 @@ PERCENT_NAMES = ("share",)
 RATIO_NAMES = ("speedup", "ratio")
 SECONDS_NAMES = ("seconds", "_s", "_ms")
 MB_NAMES = ("_mb",)
+SHORT_HEADERS = {"trainable_params": "trainable", "trainable_share": "share", "macs": "MACs",
+                 "fit_seconds": "fit s", "setup_seconds": "setup s", "peak_memory_mb": "peak MB"}
 
 
 def is_missing(value: Any) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 
 from harbench.contracts import HarbenchError
 from harbench.report import plots
-from harbench.report.exports import cell_texts
+from harbench.report.exports import cell_texts, display_names
+from harbench.report.formatting import SHORT_HEADERS
 from harbench.report.leaderboard import build
 from harbench.report.reproduction import reproduction
 from harbench.report.suites import check_suite, suite_names, suite_yaml
@@ -71,15 +72,15 @@ def speedup_html(store: Store, suite: str | None) -> str:
 
 def leaderboard_html(store: Store, suite: str | None, board=None) -> str:
     board = board or build(store, suite=suite)
-    columns = [c for c in board.columns if c not in ("std", "dataset")]
-    numeric = [c not in (*board.groups, "config") for c in columns]
+    names = [c for c in board.columns if c != "dataset"]
+    shown = display_names(names, board.metric)
+    numeric = [c not in (*board.groups, "config") for c in shown]
+    headers = [SHORT_HEADERS.get(c, c) for c in shown]
     parts = []
     for dataset in dict.fromkeys(r["dataset"] for r in board.rows):
         rows = [r for r in board.rows if r["dataset"] == dataset]
-        texts = [cell_texts([c for c in board.columns if c != "dataset"],
-                            [r.get(c) for c in board.columns if c != "dataset"], board.metric)
-                 for r in rows]
-        parts.append(f"<h3>{html.escape(dataset)}</h3>" + _table(columns, texts, numeric))
+        texts = [cell_texts(names, [r.get(c) for c in names], board.metric) for r in rows]
+        parts.append(f"<h3>{html.escape(dataset)}</h3>" + _table(headers, texts, numeric))
     return "".join(parts) or "<p class='note'>no ok run stored</p>"
 
 

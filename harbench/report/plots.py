@@ -163,6 +163,8 @@ def sweep_figure(store: Store, suite: str | None = None, *, param: str = "r",
             if value is None or metric not in run.metrics:
                 continue
             lines[run.method][value].append(run.metrics[metric])
+        if not any(len(points) > 1 for points in lines.values()):
+            raise HarbenchError(f"setting {key!r} takes a single value on {name}: nothing to sweep")
         drawn = 0
         for method, points in sorted(lines.items()):
             xs = sorted(points, key=_sort_key)
