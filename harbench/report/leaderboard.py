@@ -8,6 +8,7 @@ shown as a short "config" label.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,9 +101,11 @@ def build(
     else:
         known = set().union(*(r.metrics for r in runs)) if runs else set()
         if runs and metric not in known:
+            close = difflib.get_close_matches(metric, [*known, *targets.COMPUTED_METRICS], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise HarbenchError(
-                f"unknown metric {metric!r}; stored metrics: {', '.join(sorted(known))}; "
-                f"computed: {', '.join(targets.COMPUTED_METRICS)}"
+                f"--metric {metric!r}: no stored run has it{hint}; stored metrics: "
+                f"{', '.join(sorted(known))}; computed: {', '.join(targets.COMPUTED_METRICS)}"
             )
     grouped, labels = group_runs(runs, groups)
     has_config = any(labels.values())

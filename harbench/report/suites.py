@@ -26,7 +26,7 @@ def check_suite(store: Store, suite: str | None) -> None:
     if suite in names:
         return
     close = difflib.get_close_matches(suite, names, n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "."
     known = f" Stored suites: {', '.join(names)}." if names else " The store holds no suite."
     raise HarbenchError(f"--suite {suite!r}: no such suite in {store.path}{hint}{known}")
 
