@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     except HarbenchError as exc:
         print(f"harbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `harbench ... | head`: the reader left, nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             "harbench: interrupted; finished runs are stored, run again to resume", file=sys.stderr

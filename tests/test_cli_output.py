@@ -148,3 +148,15 @@ def test_a_terminal_too_narrow_for_any_table_gets_one_block_per_row(demo):
         board = build(store, suite="demo")
     for row in board.rows:
         assert re.search(rf"macro_f1 +{row['macro_f1']:.3f} ± {row['std']:.3f}\n", text)
+
+
+def test_report_repro_json_lists_claim_rows(tmp_path, capsys):
+    from tests.test_report import _write
+
+    db = tmp_path / "r.duckdb"
+    _write(db, [(m, {}, 0.8, True, None, f, 0, model) for model in ("tinierhar", "tinyhar")
+                for m in ("full",) for f in (0, 1)], suite="repro-tinierhar-x")
+    rows = _json(capsys, ["report", "repro", "--db", str(db), "--format", "json"])
+    claims = {r["claim"] for r in rows}
+    assert "parameters TinyHAR / TinierHAR" in claims
+    assert all(r["suite"] == "repro-tinierhar-x" and r["device"] == "cpu" for r in rows)

@@ -21,6 +21,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                         help="html: output file (default results/report.html); repro: write "
                         "markdown here (e.g. results/REPRODUCTION.md)")
     parser.add_argument("--suite", help="html: only this suite's runs")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="repro: print the claims as a table or as JSON")
     parser.add_argument("--db")
     parser.set_defaults(handler=cmd_report)
 
@@ -46,6 +48,12 @@ def _repro(console, args: argparse.Namespace) -> int:
 
     with Store(args.db, read_only=True) as store:
         rows = reproduction(store)
+    if args.format == "json":
+        import json
+        from dataclasses import asdict
+
+        print(json.dumps([asdict(r) for r in rows], indent=2, default=str))
+        return 0
     if args.output:
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
