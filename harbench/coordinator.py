@@ -80,19 +80,32 @@ class Plan:
 
 
 def plan(specs: list[suite.RunSpec]) -> Plan:
-    """Group ``specs`` under the distinct pretraining stages they need."""
+    """Group ``specs`` under the distinct pretraining stages they need.
+
+    A stage whose checkpoint is already in the cache (a resumed suite) is not planned again:
+    its runs start at once and load it.
+    """
     from harbench import pretrain
 
     stages: dict[str, Stage] = {}
     first, after = [], []
     for spec in specs:
         key = pretrain.stage_key(spec) if spec.pretrain is not None else None
-        if key is None:
+        if key is None or stage_cached(key):
             first.append(spec)
             continue
         stages.setdefault(key, Stage(key, spec))
         after.append(spec)
     return Plan(list(stages.values()), first, after)
+
+
+def stage_cached(key: str) -> bool:
+    """Whether stage ``key``'s checkpoint is in the shared cache (in the layout of
+    :mod:`harbench.pretrain`: ``<HARBENCH_CACHE>/pretrain/<key>/`` with weights and curves)."""
+    from harbench import pretrain
+
+    folder = pretrain.default_dir() / key
+    return (folder / "weights.pt").is_file() and (folder / "curves.json").is_file()
 
 
 def execute(item: Stage | suite.RunSpec, emit: Callable[[Any], None] | None = None) -> Finished:

@@ -85,4 +85,6 @@ def test_two_process_workers_pretrain_a_shared_backbone_once_and_a_rerun_not_aga
     assert len(list((cache / "pretrain").iterdir())) == 1
     again = run_cli([*args, "--rerun"], env=env, cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert len(list(marks.iterdir())) == 1  # the finished stage was found, not trained again
+    assert "4 ok, 0 failed" in again.stdout
+    assert "stage ok" not in again.stdout  # the finished stage was found in the cache: not planned
+    assert len(list(marks.iterdir())) == 1  # and not trained again by any run
