@@ -101,8 +101,15 @@ def test_counts_macs_and_state_dict_keys_do_not_depend_on_the_kernels(name):
     reloaded.load_state_dict(state, strict=True)
 
 
-def test_tinierhar_fast_path_is_taken_and_keeps_conv_shaped_weights():
-    model = build("tinierhar")
+# Conv2d modules run as convs per forward pass: (fast, plain). TinierHAR: six depthwise convs
+# stay convs, its six pointwise and two shortcut 1x1 convs become matmuls; TinyHAR and
+# DeepConvLSTM: the first (one-channel) conv becomes a matmul.
+CONV_CALLS = {"tinierhar": (6, 14), "tinyhar": (3, 4), "deepconvlstm": (3, 4)}
+
+
+@pytest.mark.parametrize("name", sorted(CONV_CALLS))
+def test_the_fast_paths_are_taken(name):
+    model = build(name)
     x = torch.randn(4, WINDOW, CHANNELS)
     with mock.patch.object(nn.Conv2d, "_conv_forward", autospec=True,
                            side_effect=nn.Conv2d._conv_forward) as conv_calls:
@@ -111,8 +118,11 @@ def test_tinierhar_fast_path_is_taken_and_keeps_conv_shaped_weights():
         with plain_kernels():
             model(x)
         plain_calls = conv_calls.call_count - fast_calls
-    # six depthwise convs run as convs; six pointwise and two shortcut 1x1 convs as matmuls
-    assert (fast_calls, plain_calls) == (6, 14)
+    assert (fast_calls, plain_calls) == CONV_CALLS[name]
+
+
+def test_tinierhar_keeps_conv_shaped_weights():
+    model = build("tinierhar")
     state = model.state_dict()
     assert state["blocks.0.conv.pointwise.weight"].shape == (4, 1, 1, 1)
     assert state["blocks.1.shortcut.conv.weight"].shape == (8, 4, 1, 1)

@@ -7,6 +7,7 @@ from torch import nn
 
 from harbench.contracts import HarbenchError
 
+from .kernels import single_channel_temporal
 from .tinyhar import STRIDES, conv_length
 
 
@@ -20,7 +21,7 @@ class ConvUnit(nn.Module):
         self.bn = nn.BatchNorm2d(out_ch) if batch_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.act(self.conv(x)))
+        return self.bn(self.act(single_channel_temporal(self.conv, x)))
 
 
 class DeepConvLSTMNet(nn.Module):

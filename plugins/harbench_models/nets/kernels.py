@@ -72,6 +72,32 @@ def pointwise(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out.reshape(b, conv.out_channels, *x.shape[2:])
 
 
+def single_channel_temporal(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` for an unpadded (k, 1) Conv2d with stride (s, 1) on a one-channel input
+    [B, 1, T, S], as one matmul over the k-sample windows (oneDNN is slowest on one channel;
+    wider inputs measured faster as convs)."""
+    if not (
+        _plain(conv, nn.Conv2d)
+        and conv.in_channels == 1
+        and conv.kernel_size[1] == 1
+        and conv.stride[1] == 1
+        and conv.padding == (0, 0)
+        and conv.groups == 1
+    ):
+        return conv(x)
+    k, stride = conv.kernel_size[0], conv.stride[0]
+    b = x.shape[0]
+    windows = x[:, 0].unfold(1, k, stride)  # [B, L, S, k]
+    steps, sensors = windows.shape[1], windows.shape[2]
+    columns = windows.permute(0, 3, 1, 2).reshape(b, k, steps * sensors)
+    weight = conv.weight.reshape(conv.out_channels, k)
+    if conv.bias is None:
+        out = torch.matmul(weight, columns)
+    else:
+        out = torch.baddbmm(conv.bias[None, :, None], weight.expand(b, *weight.shape), columns)
+    return out.reshape(b, conv.out_channels, steps, sensors)
+
+
 class _PairMax(torch.autograd.Function):
     """Max of the pairs (2i, 2i + 1) along dim 2; the gradient goes to the first of equal values,
     as max-pooling's does."""

@@ -7,6 +7,8 @@ from torch import nn
 
 from harbench.contracts import HarbenchError
 
+from .kernels import single_channel_temporal
+
 STRIDES = (1, 2, 1, 2)
 
 
@@ -28,7 +30,7 @@ class ConvUnit(nn.Module):
         self.bn = nn.BatchNorm2d(out_ch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.act(self.conv(x)))
+        return self.bn(self.act(single_channel_temporal(self.conv, x)))
 
 
 class ChannelAttention(nn.Module):
