@@ -19,7 +19,7 @@ logit difference between the fast and the plain module on the validation windows
 
     python benchmarks/epoch_speed.py                       # everything (tens of minutes)
     python benchmarks/epoch_speed.py --models tinierhar --threads 1 --windows 1500   # < 3 min
-    python benchmarks/epoch_speed.py ... --clock cpu      # CPU seconds, on a machine shared by others
+    python benchmarks/epoch_speed.py ... --clock cpu   # CPU seconds: on a machine shared by others
 """
 
 from __future__ import annotations
