@@ -3,6 +3,10 @@ formulas written from the layer specifications (not from the modules' own numel)
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -272,3 +276,20 @@ def test_mae_presets_and_overrides():
     assert n_params(small) < 400_000
     wide = build_model("mae", channels=6, window=200, classes=12, dim=96, heads=3)
     assert wide.blocks[0].attn.q.in_features == 96 and len(wide.blocks) == 4
+
+
+
+def test_registering_the_models_does_not_import_torch():
+    """The plugin modules are light (the CLI starts fast); the networks load on build."""
+    code = (
+        "import json, sys, harbench_models\n"
+        "from harbench_models import tinierhar\n"
+        "tinierhar.TinierHAR()\n"
+        "names = [m for m in sys.modules if m == 'torch' or m.startswith('harbench_models')]\n"
+        "print(json.dumps(names))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(done.stdout)
+    assert "torch" not in loaded
+    assert "harbench_models.tinierhar" in loaded
+    assert not any(name.startswith("harbench_models.nets") for name in loaded)
