@@ -21,6 +21,11 @@ import torch
 from torch import nn
 
 _fast = True
+_GLOBAL_HOOKS = tuple(
+    getattr(nn.modules.module, name, {})
+    for name in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                 "_global_backward_hooks", "_global_backward_pre_hooks")
+)
 
 
 @contextmanager
@@ -38,13 +43,19 @@ def fast_enabled() -> bool:
     return _fast
 
 
+def _unhooked(module: nn.Module) -> bool:
+    """Whether calling ``module`` would run no hook (its own or a global one)."""
+    own = (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks,
+           module._backward_pre_hooks)
+    return not any(own) and not any(_GLOBAL_HOOKS)
+
+
 def _plain(conv: nn.Module, kind: type) -> bool:
     """Whether ``conv`` is an unhooked, unwrapped module of exactly ``kind`` (fast path allowed)."""
     return (
         _fast
         and type(conv) is kind
-        and not conv._forward_hooks
-        and not conv._forward_pre_hooks
+        and _unhooked(conv)
         and conv.padding_mode == "zeros"
         and all(d == 1 for d in conv.dilation)
     )
@@ -119,7 +130,7 @@ class _PairMax(torch.autograd.Function):
 
 def _halving(pool: nn.Module, x: torch.Tensor) -> bool:
     """Whether ``pool`` is a plain max-pool of 2 (stride 2) along dim 2 of ``x`` only."""
-    if not _fast or pool._forward_hooks or pool._forward_pre_hooks:
+    if not (_fast and _unhooked(pool)):
         return False
     if type(pool) is nn.MaxPool1d and x.dim() == 3:
         shape = ((pool.kernel_size,), (pool.stride,), (pool.padding,), (pool.dilation,))
