@@ -131,3 +131,27 @@ def test_setup_warm_up_leaves_results_unchanged():
     assert first.metrics["macro_f1"] == second.metrics["macro_f1"]
     losses = [[r["train_loss"] for r in res.curves] for res in (first, second)]
     assert losses[0] == losses[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_a_gpu_each_run_reports_its_own_training_peak(monkeypatch):
+    monkeypatch.setenv("HARBENCH_DEVICE", "cuda")
+    spec = specs()[0]
+    held: list[torch.Tensor] = []
+
+    def allocate(spec, row):  # 512 MiB during the first run's training only
+        if not held:
+            held.append(torch.empty(2**27, dtype=torch.float32, device="cuda"))
+
+    runner.set_epoch_listener(allocate)
+    try:
+        first = run_ok(spec)
+        held.clear()
+        runner.set_epoch_listener(None)
+        torch.cuda.empty_cache()
+        second = run_ok(spec)
+    finally:
+        runner.set_epoch_listener(None)
+    assert first.metrics["cuda_peak_allocated_mb"] >= 512
+    assert second.metrics["cuda_peak_allocated_mb"] < 512
+    assert first.env["device"].startswith("cuda") and second.details["device"] == "cuda"
