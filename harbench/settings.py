@@ -396,7 +396,24 @@ class ExecutorSettings(Settings):
 
 
 def executor_options(name: str, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The executor's own options (everything but ``name`` and ``workers``), checked."""
+    """The executor's own options (everything but ``name`` and ``workers``), checked.
+
+    An unknown key is refused with a did-you-mean over every key of the block, ``workers``
+    included (``worker: 2`` -> "Did you mean 'workers'?").
+    """
+    from harbench import plugins
+
+    declared = plugin_params(plugins.get("executors", name))
+    for key in given:
+        if key not in declared:
+            known = sorted({*declared, *ExecutorSettings.params()} - {"name"})
+            close = difflib.get_close_matches(str(key), known, n=2, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ParamError(
+                f"executor {name!r} has no parameter {key!r}.{hint} Its parameters: "
+                f"{', '.join(known)}.",
+                key,
+            )
     return resolve_plugin_params("executors", name, given)
 
 
