@@ -26,6 +26,7 @@ from harbench.suite import plan
 from harbench.suite.axes import (
     Subset,
     bind_protocol,
+    budget_list,
     dataset_entries,
     entries,
     entry_key,
@@ -58,7 +59,7 @@ TOP_KEYS = {
     "compare",
 }
 DEFAULT_KEYS = {"window", "protocol", "training", "pretrain"}
-MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds"}
+MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds", "budgets"}
 
 
 @dataclass
@@ -153,6 +154,7 @@ def _parts(where: Where, data: dict[str, Any]) -> Parts:
     window = settings_part(where, window_key, defaults.get("window"), WindowSettings)
     training_key = ("defaults", "training")
     training = settings_part(where, training_key, defaults.get("training"), TrainingSettings)
+    budgets = budget_list(where, ("matrix", "budgets"), matrix.get("budgets"), training)
     pretrain = pretrain_stage(where, ("defaults", "pretrain"), defaults.get("pretrain"), models)
     base_protocol = dict(mapping(where, ("defaults", "protocol"), defaults.get("protocol")))
     if "folds" in matrix:
@@ -183,6 +185,7 @@ def _parts(where: Where, data: dict[str, Any]) -> Parts:
         models=models,
         methods=methods,
         seeds=seeds,
+        budgets=budgets,
         folds=folds,
         every_fold=folds_value == "all",
         protocols=bound,

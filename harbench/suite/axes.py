@@ -254,3 +254,26 @@ def bind_protocol(
         return protocols.bind(view, protocol)
     except HarbenchError as exc:
         where.fail(key, exc, sources)
+
+
+def budget_list(
+    where: Where, key: Key, value: Any, training: dict[str, Any]
+) -> list[dict[str, Any] | None]:
+    """``matrix.budgets``: label budgets to sweep (``null`` = every label, ``{per_class: N}``,
+    ``{fraction: F}``); without it, the one budget of ``defaults.training``."""
+    from harbench.settings import TrainingSettings
+
+    if value is None:
+        return [training.get("budget")]
+    if not isinstance(value, list) or not value:
+        raise where.error(key, "expected a non-empty list of budgets: null, {per_class: N} or "
+                               "{fraction: F}")
+    param = TrainingSettings.params()["budget"]
+    out = []
+    for i, item in enumerate(value):
+        try:
+            TrainingSettings.from_dict({**training, "budget": param.check(item)})
+        except HarbenchError as exc:
+            raise where.error(key + (i,), str(exc)) from None
+        out.append(None if item is None else dict(item))
+    return out

@@ -36,6 +36,7 @@ class Parts:
     models: list[Entry]
     methods: list[Entry]
     seeds: list[int]
+    budgets: list[dict[str, Any] | None]  # label budgets swept (matrix.budgets); one = no sweep
     folds: dict[str, list[int]]  # dataset entry path -> folds to run
     every_fold: bool  # folds: all (a protocol changed by an override keeps the folds it has)
     protocols: dict[str, dict[str, Any]]  # dataset entry path -> bound protocol
@@ -59,7 +60,8 @@ def expand(suite_name: str, parts: Parts) -> Iterator[RunSpec]:
         fingerprint = memo(
             data_fingerprint, ds.name, None if subjects is None else tuple(subjects)
         )
-        for seed, fold in itertools.product(parts.seeds, parts.folds[entry_key(ds)]):
+        folds = parts.folds[entry_key(ds)]
+        for budget, seed, fold in itertools.product(parts.budgets, parts.seeds, folds):
             cell = {
                 "dataset": ds.name,
                 "model": model.name,
@@ -70,6 +72,7 @@ def expand(suite_name: str, parts: Parts) -> Iterator[RunSpec]:
             if any(matches(r, cell, model.resolved, method.resolved) for r in parts.excludes):
                 continue
             cfg = _Cell(parts, ds, model, method)
+            cfg.training["budget"] = budget
             for rule in parts.overrides:
                 if matches(rule, cell, model.resolved, method.resolved):
                     cfg.apply(rule)

@@ -548,3 +548,23 @@ def test_every_shipped_suite_validates_with_distinct_runs(relative):
 
     specs = suite.load(REPO / relative).expand()
     assert specs and len({s.run_id for s in specs}) == len(specs)
+
+
+def test_a_budget_sweep_makes_one_run_per_budget_and_refuses_a_bad_one(tmp_path):
+    text = """
+name: budgets
+defaults:
+  protocol: {name: subject_groups, groups: 10}
+  training: {epochs: 1}
+matrix:
+  datasets: [hapt_embedded]
+  models: [tinierhar]
+  methods: [full]
+  budgets: [{fraction: 0.01}, {per_class: 5}, null]
+  folds: [0]
+"""
+    specs = suite.loads(text, tmp_path / "b.yaml").expand()
+    assert [s.training["budget"] for s in specs] == [{"fraction": 0.01}, {"per_class": 5}, None]
+    assert len({s.run_id for s in specs}) == 3
+    with pytest.raises(SuiteError, match=r"line 10, key .matrix\.budgets\.1."):
+        suite.loads(text.replace("{per_class: 5}", "{per_class: 0}"), tmp_path / "b.yaml")
