@@ -121,7 +121,7 @@ def _device(device: str | torch.device | None) -> torch.device:
     """The given device, else the runs' device (``HARBENCH_DEVICE``, default the CPU)."""
     if device is not None:
         return torch.device(device)
-    from harbench.runner import run_device
+    from harbench.devices import run_device
 
     return run_device()
 
@@ -499,7 +499,7 @@ class Loaded:
 
 
 def _stage(spec: Any, data: Any, run_model: nn.Module | None) -> tuple[Pretrained, dict]:
-    from harbench import api
+    from harbench import blocks
 
     ident = identity(spec, data)
     stage = dict(spec.pretrain or {})
@@ -516,13 +516,13 @@ def _stage(spec: Any, data: Any, run_model: nn.Module | None) -> tuple[Pretraine
     def build() -> nn.Module:
         got = gathered.get("data")
         classes = len(got.classes) if isinstance(got, SourceData) else head_classes
-        model = api.build_model(spec.model, channels=channels, window=window, classes=classes,
+        model = blocks.build_model(spec.model, channels=channels, window=window, classes=classes,
                                 **spec.model_params)
         if ident["objective"] != "supervised":
             _loss_fn(model, ident["objective"])
         return model
 
-    from harbench.runner import run_device
+    from harbench.devices import run_device
 
     return cached_pretrain(ident, build, data_fn, device=run_device()), ident
 
@@ -531,7 +531,7 @@ def stage_key(spec: Any) -> str | None:
     """The checkpoint key of the run's pretraining stage (None without one); trains nothing."""
     if getattr(spec, "pretrain", None) is None:
         return None
-    from harbench.runner import prepare
+    from harbench.rundata import prepare
 
     return checkpoint_key(identity(spec, prepare(spec)))
 
@@ -540,7 +540,7 @@ def ensure_stage(spec: Any) -> None:
     """Train and cache the run's pretraining stage unless it is cached (a no-op then)."""
     if getattr(spec, "pretrain", None) is None:
         return
-    from harbench.runner import prepare
+    from harbench.rundata import prepare
 
     _stage(spec, prepare(spec), None)
 
@@ -548,7 +548,7 @@ def ensure_stage(spec: Any) -> None:
 def for_run(spec: Any, model: nn.Module, data: Any) -> Loaded:
     """Load the checkpoint of ``spec.pretrain`` into the run's ``model`` (training it on a miss).
 
-    ``data`` is the run's :class:`harbench.runner.RunData`. A supervised checkpoint's head is
+    ``data`` is the run's :class:`harbench.rundata.RunData`. A supervised checkpoint's head is
     loaded only when it was trained on the run's own dataset alone (same classes).
     """
     result, ident = _stage(spec, data, model)

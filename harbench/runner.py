@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import random
 import time
@@ -15,14 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from harbench import api, plugins, pretrain
+from harbench import blocks, plugins, pretrain
 from harbench.contracts import HarbenchError
-from harbench.data.load import load_windows
-from harbench.data.normalise import ZScore
-from harbench.data.protocols import label_budget, make_folds, validation_split
-from harbench.data.windows import Windows
+from harbench.devices import run_device, run_threads
 from harbench.measure.counting import trainable_shares
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
+from harbench.rundata import prepare
 from harbench.suite import RunSpec
 from harbench.train import DivergedError, TrainConfig, evaluate, fit, to_tensors
 
@@ -75,26 +72,6 @@ def environment(device: torch.device | str | None = None) -> dict[str, str]:
         "host": platform.node(),
         "threads": str(torch.get_num_threads()),
     }
-
-
-def run_threads() -> int:
-    """Torch threads per run: ``HARBENCH_THREADS``, default 1.
-
-    HAR backbones are small: intra-op threads buy little and, on a busy machine, oversubscribed
-    threads slowed an epoch 17x in our measurements. Parallelise across runs instead
-    (``executor: {name: process, workers: N}``).
-    """
-    value = os.environ.get("HARBENCH_THREADS", "1")
-    try:
-        threads = int(value)
-    except ValueError:
-        raise HarbenchError(f"HARBENCH_THREADS must be an integer, got {value!r}") from None
-    return max(1, threads)
-
-
-def run_device() -> torch.device:
-    """``HARBENCH_DEVICE`` (e.g. "cuda"), default the CPU. Results are deterministic on the CPU."""
-    return torch.device(os.environ.get("HARBENCH_DEVICE", "cpu"))
 
 
 def seed_everything(seed: int) -> None:
@@ -155,68 +132,9 @@ def failed_result(spec: RunSpec, error: str) -> RunResult:
     )
 
 
-# ---- the run's data ----------------------------------------------------------------------------
-
-
-@dataclass
-class RunData:
-    """The windows of one run and which of them train, validate, test and pretrain.
-
-    ``labelled`` and ``val`` obey the label budget; ``source`` are the windows a pretraining
-    stage may use (the protocol's source subjects, else ``train``: never a test or validation
-    subject); ``norm`` is fitted on ``source``.
-    """
-
-    windows: Windows
-    fold: Any
-    train: np.ndarray
-    val: np.ndarray
-    labelled: np.ndarray
-    test: np.ndarray
-    source: np.ndarray
-    norm: ZScore
-
-    def normalised(self, index: np.ndarray) -> np.ndarray:
-        return self.norm.apply(np.asarray(self.windows.X[index]))
-
-
-def _windows(spec: RunSpec) -> Windows:
-    subjects = getattr(spec, "subjects", None)
-    if subjects:
-        return load_windows(spec.dataset, subjects=subjects, **spec.window)
-    return load_windows(spec.dataset, **spec.window)
-
-
-def prepare(spec: RunSpec) -> RunData:
-    """Split the spec's dataset into the run's parts (no training; windows come from the cache)."""
-    windows = _windows(spec)
-    folds = make_folds(windows, spec.protocol)
-    if spec.fold >= len(folds):
-        raise HarbenchError(
-            f"fold {spec.fold} does not exist: the protocol yields {len(folds)} folds"
-        )
-    fold = folds[spec.fold]
-    training = spec.training
-    train_idx, val_idx = validation_split(windows, fold.train, training["val_fraction"], spec.seed)
-    labelled_idx = train_idx
-    budget = training.get("budget")
-    if budget:
-        labelled_idx = label_budget(windows, train_idx, seed=spec.seed, **budget)
-        # the validation set that drives early stopping gets the same per-class budget
-        val_idx = label_budget(windows, val_idx, seed=spec.seed + 1, **budget)
-    if len(labelled_idx) == 0 or len(val_idx) == 0 or len(fold.test) == 0:
-        raise HarbenchError(f"fold {fold.name} leaves an empty train, validation or test set")
-    source = getattr(fold, "source", None)
-    has_source = source is not None and len(source) > 0
-    source_idx = np.asarray(source) if has_source else train_idx
-    norm = ZScore.fit(np.asarray(windows.X[source_idx]))
-    return RunData(windows, fold, train_idx, val_idx, labelled_idx, np.asarray(fold.test),
-                   source_idx, norm)
-
-
 def bn_policy(spec: RunSpec) -> str:
     """The run's BatchNorm policy: the training setting, "method" meaning the method's own."""
-    return api.resolve_bn_policy(spec.training.get("bn_policy") or "update", spec.method)
+    return blocks.resolve_bn_policy(spec.training.get("bn_policy") or "update", spec.method)
 
 
 _warmed: set[str] = set()
@@ -231,7 +149,7 @@ def _warm_up(spec: RunSpec, model, setting: str) -> None:
 
     py_state, np_state = random.getstate(), np.random.get_state()
     with torch.random.fork_rng(devices=[]):  # the run's random draws stay as without warm-up
-        api.adapt(copy.deepcopy(model), spec.method, bn_policy=setting, **spec.method_params)
+        blocks.adapt(copy.deepcopy(model), spec.method, bn_policy=setting, **spec.method_params)
     random.setstate(py_state)
     np.random.set_state(np_state)
     _warmed.add(spec.method)
@@ -253,11 +171,11 @@ def _execute(
     X_test, y_test = to_tensors(data.normalised(data.test), windows.y[data.test])
     n_classes, n_channels, window = len(windows.classes), X_train.shape[2], X_train.shape[1]
 
-    model = api.build_model(
+    model = blocks.build_model(
         spec.model, channels=n_channels, window=window, classes=n_classes, **spec.model_params
     )
     pretrain.strip_pretraining(model)  # a pretraining-only decoder is not part of the model
-    base_counts = api.count(model, window=window, channels=n_channels)
+    base_counts = blocks.count(model, window=window, channels=n_channels)
     metrics: dict[str, float] = {}
     pretrain_curves: list[dict[str, Any]] = []
     setup_seconds = 0.0
@@ -274,11 +192,11 @@ def _execute(
     setting = spec.training.get("bn_policy") or "update"
     _warm_up(spec, model, setting)
     started = time.perf_counter()
-    model = api.adapt(model, spec.method, bn_policy=setting, **spec.method_params)
-    policy = api.adapted_info(model).bn_policy
+    model = blocks.adapt(model, spec.method, bn_policy=setting, **spec.method_params)
+    policy = blocks.adapted_info(model).bn_policy
     model.to(device)
     setup_seconds += time.perf_counter() - started
-    adapted_counts = api.count(model, window=window, channels=n_channels)
+    adapted_counts = blocks.count(model, window=window, channels=n_channels)
     bn_frozen = policy == "frozen"
 
     listener = _epoch_listener
@@ -298,9 +216,9 @@ def _execute(
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
     test = evaluate(model, X_test, y_test, n_classes)
-    deployed = api.merge(model)
+    deployed = blocks.merge(model)
     merged_test = evaluate(deployed, X_test, y_test, n_classes)
-    merged_counts = api.count(deployed, window=window, channels=n_channels)
+    merged_counts = blocks.count(deployed, window=window, channels=n_channels)
 
     trainable = adapted_counts["trainable"]
     epochs_run = len(result.curves)

@@ -200,7 +200,7 @@ def check_method(
     """
     import torch
 
-    from harbench.api import attach_info, build_model
+    from harbench.blocks import attach_info, build_model
     from harbench.contracts import AdaptedInfo
     from harbench.settings import plugin_params, resolve
 

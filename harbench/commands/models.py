@@ -60,16 +60,16 @@ def dataset_shapes(names: list[str] | None = None) -> list[Shape]:
 def count_all(models: list[str], shapes: list[Shape], progress: Progress | None = None
               ) -> dict[tuple[str, str], dict[str, int] | str]:
     """{(model, dataset): {"params", "macs"}} or the error text where a model refuses a shape."""
-    from harbench import api
+    from harbench import blocks
 
     task = progress.add_task("counting", total=len(models) * len(shapes)) if progress else None
     out: dict[tuple[str, str], dict[str, int] | str] = {}
     for shape in shapes:
         for name in models:
             try:
-                model = api.build_model(name, channels=shape.channels, window=shape.window,
+                model = blocks.build_model(name, channels=shape.channels, window=shape.window,
                                         classes=shape.classes)
-                counted = api.count(model, window=shape.window, channels=shape.channels)
+                counted = blocks.count(model, window=shape.window, channels=shape.channels)
                 out[(name, shape.dataset)] = {"params": counted["params"],
                                               "macs": counted["macs"]}
             except HarbenchError as exc:

@@ -1,7 +1,9 @@
 """The core's layering: no import cycle inside harbench/, and the core never names a plugin.
 
 Every import statement counts, including those inside functions (a lazy import still ties two
-modules together). The package's own ``__init__`` is the public namespace and is left out.
+modules together). The package's own ``__init__`` is the public namespace and is left out;
+``from package import submodule`` ties to the submodule (every submodule needs its parent
+package initialised anyway).
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
                 anchor = package.split(".")
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{a.name}" for a in node.names)
+            submodules = {f"{base}.{a.name}" for a in node.names} & known
+            if len(submodules) < len(node.names):  # names from the module itself, not submodules
+                found.add(base)
+            found.update(submodules)
     edges = set()
     for target in found:
         while target and target not in known:
