@@ -10,7 +10,8 @@ from rich.console import Console
 
 import harbench
 from harbench import events as ev
-from harbench.commands.run import ProgressView, eta_seconds, executor_options
+from harbench.commands.progress import ProgressView, eta_seconds
+from harbench.commands.run import executor_options
 from harbench.contracts import HarbenchError
 
 EXAMPLES = [

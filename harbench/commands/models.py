@@ -7,13 +7,16 @@ import argparse
 import json
 from dataclasses import dataclass
 from statistics import mean
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 RATIO = ("tinyhar", "tinierhar")  # numerator, denominator of the reported mean ratios
 
@@ -187,6 +190,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         counts = count_all(models, shapes)
         print(json.dumps(counts_record(models, shapes, counts), indent=2))
         return 0
+    from rich.progress import Progress
+
     with Progress(console=console, transient=True) as progress:
         counts = count_all(models, shapes, progress)
     console.print(_count_table(models, shapes, counts, args.exact))

@@ -6,9 +6,10 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import HarbenchError
+
+np = lazy.module("numpy")  # imported on first use: plugin registration stays light
 
 
 def read_numeric_table(

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, Recording
 from harbench_datasets.readers import (
     SubjectFiles,
@@ -22,6 +21,8 @@ from harbench_datasets.readers import (
     map_labels,
     numeric_table,
 )
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 FILE = re.compile(r"^S(\d{2})R(\d{2})\.txt$")
 POSITIONS = ("ankle", "thigh", "trunk")

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench_datasets.readers import SubjectFiles, extract_hint, find_base, numbered, numeric_table
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 ACTIVITY_DIR = re.compile(r"^a(\d{2})$")
 SUBJECT_DIR = re.compile(r"^p(\d+)$")

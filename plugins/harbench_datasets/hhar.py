@@ -34,8 +34,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import resample
 from harbench_datasets.readers import (
@@ -46,6 +45,8 @@ from harbench_datasets.readers import (
     open_text,
     runs,
 )
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 PREFIXES = ("Activity recognition exp", "")
 HEADER = ("Index", "Arrival_Time", "Creation_Time", "x", "y", "z", "User", "Model", "Device", "gt")

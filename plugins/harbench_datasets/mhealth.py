@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, Recording
 from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 FOLDERS = ("MHEALTHDATASET", "")
 FILE = re.compile(r"^mHealth_subject\d+\.log$")

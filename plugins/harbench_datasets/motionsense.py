@@ -18,10 +18,11 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench_datasets.readers import SubjectFiles, numeric_table, open_text
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 FOLDERS = ("A_DeviceMotion_data", "A_DeviceMotion_data/A_DeviceMotion_data",
            "data/A_DeviceMotion_data")

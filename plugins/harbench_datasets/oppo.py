@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
 from harbench_datasets.readers import SubjectFiles, find_base, map_labels, numeric_table
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 N_COLUMNS = 250
 LABEL_COLUMN = 250  # ML_Both_Arms

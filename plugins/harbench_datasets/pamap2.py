@@ -16,8 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import DatasetPlugin, Recording
 from harbench.data.parsing import interpolate_nans, resample
 from harbench_datasets.readers import (
@@ -28,6 +27,8 @@ from harbench_datasets.readers import (
     map_labels,
     numeric_table,
 )
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 FILE = re.compile(r"^subject(\d{3})\.dat$")
 PREFIXES = ("", "PAMAP2_Dataset")

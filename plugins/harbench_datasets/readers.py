@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import read_numeric_table
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 # ---- where the files are ----------------------------------------------------------------------
 

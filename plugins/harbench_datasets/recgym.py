@@ -18,11 +18,12 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
 from harbench_datasets.readers import chosen_subjects, find_shallow, open_text, runs
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 FILE_NAME = "RecGym.csv"
 POSITION = "wrist"

@@ -24,11 +24,12 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
 from harbench_datasets.readers import SubjectFiles, extract_hint, find_base, numeric_table
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 ACTIVITIES = (
     "climbingdown", "climbingup", "jumping", "lying", "running", "sitting", "standing", "walking",

@@ -20,11 +20,12 @@ import csv
 import math
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans
 from harbench_datasets.readers import SubjectFiles, find_shallow, open_text, runs
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 POSITIONS = ("left_pocket", "right_pocket", "wrist", "upper_arm", "belt")
 FIELDS = ("Ax", "Ay", "Az", "Lx", "Ly", "Lz", "Gx", "Gy", "Gz", "Mx", "My", "Mz")

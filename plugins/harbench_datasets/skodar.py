@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench.data.parsing import interpolate_nans, resample
 from harbench_datasets.readers import chosen_subjects, extract_hint, map_codes, mat_matrix, read_mat
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 VARIABLE = "right_classall_clean"
 FILE = f"{VARIABLE}.mat"

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, Recording
 from harbench_datasets.readers import chosen_subjects, keep_subjects
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 N_SUBJECTS = 6
 CLASS_FREQS_HZ = (0.5, 1.5, 3.0, 5.0)

@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench_datasets.readers import (
     chosen_subjects,
@@ -31,6 +30,8 @@ from harbench_datasets.readers import (
     numeric_table,
     require_files,
 )
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 PREFIXES = ("UCI HAR Dataset", ".")
 SPLITS = ("train", "test")

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import DatasetPlugin, HarbenchError, Recording
 from harbench_datasets.readers import (
     SubjectFiles,
@@ -23,6 +22,8 @@ from harbench_datasets.readers import (
     mat_matrix,
     read_mat,
 )
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 SUBJECT_DIR = re.compile(r"^Subject(\d+)$")
 TRIAL_FILE = re.compile(r"^a(\d+)t(\d+)\.mat$")

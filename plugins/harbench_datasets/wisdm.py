@@ -23,10 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
 from harbench_datasets.readers import chosen_subjects, keep_subjects
+
+np = lazy.module("numpy")  # imported on first use: registering stays light
 
 log = logging.getLogger(__name__)
 
