@@ -444,9 +444,10 @@ def reference() -> str:
         where = "`executor:`" if block == "executor" else f"`defaults.{block}`"
         parts.append(f"### {where}\n\n{(cls.__doc__ or '').strip().splitlines()[0]}\n")
         parts.append(markdown_table(cls.params()) + "\n")
-    for name in plugins.registry().names("protocols"):
-        plugin = plugins.get("protocols", name)
-        parts.append(f"### protocol `{name}`\n\n{plugin.description}\n")
-        declared = plugin_params(plugin)
-        parts.append((markdown_table(declared) if declared else "No parameters.") + "\n")
+    for kind in ("protocols", "models", "methods", "executors"):
+        for name in plugins.registry().names(kind):
+            plugin = plugins.get(kind, name)
+            parts.append(f"### {kind[:-1]} `{name}`\n\n{plugin.description}\n")
+            declared = plugin_params(plugin)
+            parts.append((markdown_table(declared) if declared else "No parameters.") + "\n")
     return "\n".join(parts)
