@@ -222,3 +222,28 @@ def test_lora_edge_claims_use_share_without_head_gap_and_common_target(tmp_path)
     # (6 x 1 s); lora_edge, with a lower plateau, only at epoch 7 (7 x 0.5 s)
     speed = found["speed-up to the common target vs full"]
     assert speed.values["measured"] == pytest.approx(6.0 / (7 * 0.5))
+
+
+def test_a_method_with_its_own_learning_rate_stays_in_the_comparison_group(tmp_path):
+    """Suites tune lr per method (overrides); the common target must still be shared, while a
+    different label budget is a different comparison."""
+    from harbench.report.targets import comparison_key
+
+    base = spec_for("hapt_embedded", "full", {}, 0, 0)
+    tuned = dataclasses.replace(
+        spec_for("hapt_embedded", "lora", {"r": 4}, 0, 0),
+        training={**base.training, "lr": 0.01, "patience": 3},
+    )
+    budgeted = spec_for("hapt_embedded", "lora", {"r": 4}, 0, 0, budget=5)
+    rng = random.Random(0)
+    db = tmp_path / "g.duckdb"
+    with Store(db) as store:
+        for spec in (base, tuned, budgeted):
+            store.write(result_for(spec, 0.8, 1000, 1.0, True, rng),
+                        labels={"model": "tinierhar", "method": spec.method})
+        store.link_suite("g", [base.run_id, tuned.run_id, budgeted.run_id])
+    with Store(db, read_only=True) as store:
+        runs = {r.run_id: r for r in load_runs(store, "g")}
+    keys = {rid: comparison_key(run) for rid, run in runs.items()}
+    assert keys[base.run_id] == keys[tuned.run_id]
+    assert keys[base.run_id] != keys[budgeted.run_id]

@@ -1,7 +1,7 @@
 """The reproduction table: each paper's headline claim beside what the store holds.
 
 Claims are data (a list of :class:`Claim`); a new paper adds entries to ``CLAIMS``. Published
-numbers come from /work/shared/REFERENCES.md (the papers' abstracts and whar-arena's table).
+numbers come from the papers' abstracts and whar-arena's per-dataset table.
 """
 
 from __future__ import annotations

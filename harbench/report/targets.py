@@ -69,6 +69,18 @@ def time_to(curve: list[dict[str, Any]], target: float) -> tuple[float | None, i
     return None, None
 
 
+def comparison_key(run: Run) -> tuple:
+    """The comparison group of a run: its spec without the method and without the optimisation
+    settings a method may tune (lr, epochs, patience, ...), keeping the label budget; with fold
+    and seed. Dataset, backbone, pretraining, protocol, budget and window stay fixed."""
+    budget = run.flat_config().get("training.budget")
+    budget_items = {k: v for k, v in run.flat_config().items() if k.startswith("training.budget")}
+    kept = tuple(sorted((k, repr(v)) for k, v in budget_items.items())) or (
+        ("training.budget", repr(budget)),
+    )
+    return config_key(run, drop=(*METHOD_KEYS, "training")) + kept + (run.fold, run.seed)
+
+
 def common_targets(runs: list[Run], curves: dict[str, list[dict[str, Any]]],
                    setting: TargetSetting) -> dict[str, dict[str, float | None]]:
     """Per run id: target, time and epochs to it, speed-up over the group's reference run.
@@ -78,7 +90,7 @@ def common_targets(runs: list[Run], curves: dict[str, list[dict[str, Any]]],
     """
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
-        groups.setdefault(config_key(run, drop=METHOD_KEYS) + (run.fold, run.seed), []).append(run)
+        groups.setdefault(comparison_key(run), []).append(run)
     out: dict[str, dict[str, float | None]] = {}
     for members in groups.values():
         refs = [r for r in members if is_reference(r, setting.reference)]
