@@ -1,10 +1,5 @@
-"""The public Python API: a thin facade over the building blocks, for notebooks and other tools.
-
-A module built here carries one record, a :class:`~harbench.contracts.ModelInfo` (what the
-backbone is: head, target families, input shape); once adapted, an
-:class:`~harbench.contracts.AdaptedInfo` (method, resolved parameters, BatchNorm policy). Read
-them with :func:`model_info` and :func:`adapted_info`.
-"""
+"""The public Python API: a thin facade over :mod:`harbench.blocks` (build, adapt, merge, count
+and the typed records they attach) plus :func:`run_suite`, for notebooks and other tools."""
 
 from __future__ import annotations
 
