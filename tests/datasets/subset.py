@@ -24,3 +24,12 @@ def subset_windows(data_root, name: str, subjects) -> Windows:
         rate_hz=plugin.rate_hz,
         dataset=name,
     )
+
+
+def check_written(data_root, name: str) -> dict:
+    """harbench.testing.check_dataset over the subjects whose raw files a test wrote."""
+    plugin = plugins.get("datasets", name)
+    root = data_root / name
+    present = [s for s in plugin.subjects
+               if all(f.is_file() for f in plugin.files(root, [s]))]
+    return check_dataset(plugin, root, subjects=present)

@@ -7,6 +7,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError
+from tests.datasets.subset import check_written
 
 MS_PER_SAMPLE = 1000 / 64
 
@@ -51,6 +52,8 @@ def test_dg_windows_channels_and_labels(data_root):
     assert w.y[w.subject == 2].tolist() == [1]  # code 2 (freeze) -> class 1
     # the time column and the annotation are not channels
     np.testing.assert_array_equal(w.X[0, 0], [(j + 1) * 10 + 1 for j in range(9)])
+    assert check_written(data_root, "dg")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_dg_not_present_says_where_to_get_it(data_root):

@@ -7,6 +7,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError
+from tests.datasets.subset import check_written
 
 
 def log_text(codes: list[int], subject: int) -> str:
@@ -38,6 +39,8 @@ def test_mhealth_windows_and_null_dropped(data_root):
     assert w.y.tolist() == [3, 3, 11]
     np.testing.assert_allclose(w.X[1, :, 0], (100 + np.arange(200)) * 0.01, atol=1e-5)
     np.testing.assert_allclose(w.X[2, 0, 22], 2.22, atol=1e-5)
+    assert check_written(data_root, "mhealth")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_mhealth_bad_files_are_named(data_root):

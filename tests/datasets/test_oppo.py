@@ -7,6 +7,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError
+from tests.datasets.subset import check_written
 
 RUNS = ("ADL1", "ADL2", "ADL3", "ADL4", "ADL5", "Drill")
 OPEN_DOOR_1, TOGGLE_SWITCH = 406516, 405506
@@ -61,6 +62,8 @@ def test_oppo_windows_channels_and_labels(data_root):
     np.testing.assert_allclose(first[:, 0], np.arange(120))  # NaN at row 10 interpolated
     assert np.all(first[:, -1] == 7.0)
     assert not np.any(w.X == 999.0)  # unused column 37 is not read
+    assert check_written(data_root, "oppo")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_oppo_accepts_bare_dataset_folder(data_root):

@@ -9,6 +9,7 @@ import harbench
 from harbench import HarbenchError, plugins
 from harbench.data.protocols import make_folds
 from harbench.data.windows import Windows
+from tests.datasets.subset import check_written
 
 HEADER = "Subject,Position,Session,A_x,A_y,A_z,G_x,G_y,G_z,C_1,Workout"
 
@@ -51,6 +52,8 @@ def test_recgym_windows_and_labels(data_root):
     assert w.y.tolist() == [1, 10, 11, 11]  # ArmCurl, StairClimber (50 of 80), Walking x2
     assert not np.any(w.X == 555.0)  # no pocket / calf rows
     np.testing.assert_allclose(w.X[0, :, 6], np.arange(80))  # the empty C_1 cell interpolated
+    assert check_written(data_root, "recgym")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_recgym_accepts_stairsclimber_spelling_in_a_subfolder(data_root):

@@ -7,6 +7,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError
+from tests.datasets.subset import check_written
 
 POSITIONS = ["Left_pocket", "Right_pocket", "Wrist", "Upper_arm", "Belt"]
 FIELDS = ["Ax", "Ay", "Az", "Lx", "Ly", "Lz", "Gx", "Gy", "Gz", "Mx", "My", "Mz"]
@@ -61,6 +62,8 @@ def test_sho_windows_channels_and_labels(data_root):
     np.testing.assert_allclose(w.X[0, :, 13], 100 + 1 + np.arange(200) * 0.001, atol=1e-4)
     wrist_gx = w.X[4, :, 30]  # Wrist Gx of participant 3, empty at row 5: interpolated
     np.testing.assert_allclose(wrist_gx, 206 + np.arange(200) * 0.001, atol=1e-4)
+    assert check_written(data_root, "sho")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_sho_bad_files_are_named(data_root):

@@ -8,6 +8,7 @@ from scipy.io import savemat
 
 import harbench
 from harbench import HarbenchError, plugins
+from tests.datasets.subset import check_written
 
 SENSOR_IDS = (1, 2, 14, 16, 18, 21, 22, 24, 27, 29)
 
@@ -45,6 +46,8 @@ def test_skodar_windows_channels_and_labels(data_root):
     assert w.y.tolist() == [hood] * 3 + [wheel] * 2  # the null class is dropped
     expected = [100 * s + a for s in range(10) for a in (1, 2, 3)]  # calibrated only, no ids
     np.testing.assert_allclose(w.X[1, 60], expected, rtol=1e-3)
+    assert check_written(data_root, "skodar")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_skodar_unknown_code_names_file_variable_and_row(data_root):

@@ -7,6 +7,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError, plugins
+from tests.datasets.subset import check_written
 
 SIGNALS = [f"{kind}_{a}" for kind in ("body_acc", "body_gyro", "total_acc") for a in "xyz"]
 SPLITS = {"train": ([1, 1, 3], [1, 6, 4]), "test": ([2], [3])}  # subjects, activity codes
@@ -44,6 +45,8 @@ def test_uci_segments_are_windows(data_root):
     np.testing.assert_allclose(w.X[1, :, 4], 4 * 100 + 10 + np.arange(128) / 1000, rtol=1e-6)
     plugin = plugins.get("datasets", "uci")
     assert plugin.official_split["test_subjects"] == [2, 4, 9, 10, 12, 13, 18, 20, 24]
+    assert check_written(data_root, "uci")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_uci_without_prefix_folder(data_root):

@@ -7,6 +7,7 @@ import pytest
 
 import harbench
 from harbench import HarbenchError, plugins
+from tests.datasets.subset import check_written
 
 STEP_NS = 50_000_000  # 20 Hz
 
@@ -62,6 +63,8 @@ def test_wisdm_windows_labels_and_malformed_counts(data_root):
     assert report.recordings == 4
     # lines 1-200 are valid, 201 lacks its ';', 202 holds two records, 203 has an empty field
     assert any(e.startswith("line 203:") and "empty field" in e for e in report.examples)
+    assert check_written(data_root, "wisdm")["windows"] > 0  # the plugin author's kit
+
 
 
 def test_wisdm_refuses_the_2019_release(data_root):
