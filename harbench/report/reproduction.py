@@ -73,8 +73,14 @@ class ClaimRow:
 
 
 def _of(runs: list[Run], *, method: str | None = None, model: str | None = None) -> list[Run]:
-    return [r for r in runs if (method is None or method in (r.method, r.method_label))
-            and (model is None or model in (r.model, r.model_label))]
+    """Runs of ``method`` (any of its parameter settings) on backbone ``model``: the backbone as
+    published (its label without parameters) when the suite has it, so that ablation variants
+    (``tinierhar(residual=False)``) do not mix into the paper's numbers."""
+    chosen = [r for r in runs if method is None or method in (r.method, r.method_label)]
+    if model is None:
+        return chosen
+    plain = [r for r in chosen if r.model_label == model]
+    return plain or [r for r in chosen if r.model == model]
 
 
 def _mean(runs: list[Run], metric: str) -> float | None:
