@@ -22,7 +22,9 @@ class _Deferred:
     def __getattr__(self, attribute: str) -> Any:
         if self._module is None:
             self._module = importlib.import_module(self._name)
-        return getattr(self._module, attribute)
+        value = getattr(self._module, attribute)
+        setattr(self, attribute, value)  # later reads are plain attribute lookups
+        return value
 
     def __repr__(self) -> str:
         state = "imported" if self._module is not None else "not imported yet"
