@@ -2,9 +2,11 @@
 
 Install with ``pip install harbench[ray]``. ``ray`` is imported only when a suite runs on it.
 Runs ask for ``cpus`` and ``gpus`` each (fractions allowed: ``gpus: 0.5`` puts two runs on a
-GPU); Ray places them and sets ``CUDA_VISIBLE_DEVICES``. Events come back through a Ray queue
-that the coordinator drains while it waits; results come back as task return values, and the
-coordinator stays the only writer of the store.
+GPU); Ray places them and sets ``CUDA_VISIBLE_DEVICES``. Events go to an event-box actor
+without waiting (a task blocked in ``ray.get`` hands its CPUs back to Ray, which would then start
+another run on them: oversubscribed cores, each run slower); the coordinator collects them while
+it waits. Results come back as task return values, and the coordinator stays the only writer of
+the store.
 """
 
 from __future__ import annotations
@@ -21,12 +23,40 @@ from harbench_executors.common import DEVICE, WorkerDied, call, forwarded_env
 POLL_S = 0.25
 
 
-def _ray_task(fn: Callable[..., Any], spec: Any, env: dict[str, str], queue: Any) -> Any:
-    """The body of one Ray task: ``fn`` on ``spec`` with the caller's HARBENCH_* environment."""
+class EventBox:
+    """An actor holding the tasks' events until the coordinator takes them (in sending order)."""
+
+    def __init__(self) -> None:
+        self._events: list[Any] = []
+
+    def put(self, event: Any) -> None:
+        self._events.append(event)
+
+    def take(self) -> list[Any]:
+        events, self._events = self._events, []
+        return events
+
+    def flushed(self) -> bool:
+        """Answered once every event sent before it by the same caller is held."""
+        return True
+
+
+def _ray_task(fn: Callable[..., Any], spec: Any, env: dict[str, str], box: Any) -> Any:
+    """The body of one Ray task: ``fn`` on ``spec`` with the caller's HARBENCH_* environment.
+
+    Events are sent without waiting for the box; the one wait, at the end, makes sure they are
+    all held before the result (an actor runs one caller's calls in the order they were sent).
+    """
+    import ray
+
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        return call(fn, spec, None if queue is None else queue.put)
+        if box is None:
+            return call(fn, spec, None)
+        result = call(fn, spec, lambda event: box.put.remote(event))
+        ray.get(box.flushed.remote())
+        return result
     finally:  # Ray reuses worker processes: leave the environment as found
         for k, v in saved.items():
             if v is None:
@@ -70,7 +100,6 @@ class RayExecutor(Executor):
         """Yield (spec, result) as tasks complete; (spec, WorkerDied) for a task that was lost."""
         try:
             import ray
-            from ray.util.queue import Queue
         except ImportError:
             raise HarbenchError(
                 "executor 'ray' needs Ray: pip install 'harbench[ray]'"
@@ -81,14 +110,14 @@ class RayExecutor(Executor):
         started_here = not ray.is_initialized()
         if started_here:
             _start(ray, settings.get("address"), workers, cpus)
-        queue = Queue(actor_options={"num_cpus": 0}) if events is not None else None
+        box = ray.remote(num_cpus=0)(EventBox).remote() if events is not None else None
         task = ray.remote(_ray_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
         env = forwarded_env(device)
-        refs = {task.remote(fn, spec, env, queue): spec for spec in specs}
+        refs = {task.remote(fn, spec, env, box): spec for spec in specs}
         try:
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
-                _drain(queue, events)
+                _drain(ray, box, events)
                 for ref in done:
                     spec = refs.pop(ref)
                     try:
@@ -99,8 +128,8 @@ class RayExecutor(Executor):
         finally:
             for ref in refs:
                 ray.cancel(ref, force=True)
-            if queue is not None:
-                queue.shutdown()
+            if box is not None:
+                ray.kill(box)
             if started_here:
                 ray.shutdown()
 
@@ -114,14 +143,12 @@ def _start(ray: Any, address: str | None, workers: int, cpus: float) -> None:
         ray.init(num_cpus=max(1, math.ceil(workers * cpus)), include_dashboard=False, **common)
 
 
-def _drain(queue: Any, events: Callable[[Any], None] | None) -> None:
-    """Pass every event waiting in the queue on to ``events``."""
-    if queue is None or events is None:
+def _drain(ray: Any, box: Any, events: Callable[[Any], None] | None) -> None:
+    """Pass every event the box holds on to ``events``."""
+    if box is None or events is None:
         return
-    size = queue.qsize()
-    if size:
-        for event in queue.get_nowait_batch(size):
-            events(event)
+    for event in ray.get(box.take.remote()):
+        events(event)
 
 
 PLUGINS = (RayExecutor,)

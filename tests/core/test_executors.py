@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import psutil
@@ -108,6 +109,37 @@ def test_every_engine_stores_the_same_metrics_and_sends_progress(engine, tmp_pat
     for e in finished:  # a run is reported started before its epochs, and epochs before the end
         kinds = [type(x).__name__ for x in seen if getattr(x, "run_id", None) == e.run_id]
         assert kinds == ["RunStarted", "EpochEnded", "EpochEnded", "RunFinished"]
+
+
+def _chatty_run(spec, emit):
+    """A run that sends an event every 50 ms while it works, and says when it ran."""
+    start = time.time()
+    for step in range(20):
+        emit((spec, step))
+        time.sleep(0.05)
+    return start, time.time()
+
+
+def test_ray_runs_no_more_tasks_at_once_than_its_cpus_while_they_send_events(monkeypatch):
+    # a task blocked in ray.get lends its CPU back to Ray, which starts another task on it: had
+    # sending an event waited for an answer, four runs would share the two CPUs at once
+    pytest.importorskip("ray")
+    from harbench_executors.ray import RayExecutor
+
+    # Ray's workers import _chatty_run by this module's name: give them the folder it starts in
+    root = str(Path(__file__).resolve().parents[__name__.count(".")])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
+
+    arrived: list = []
+    for spec, span in RayExecutor().map(_chatty_run, range(4), workers=2, events=arrived.append):
+        assert isinstance(span, tuple), span
+        arrived.append((spec, "result", span))
+    spans = [item[2] for item in arrived if item[1] == "result"]
+    at_once = max(sum(start <= t < end for start, end in spans) for t, _ in spans)
+    assert at_once <= 2, f"{at_once} runs at once on 2 CPUs"
+    for spec in range(4):  # every event, in sending order, before the run's result
+        mine = [item[1] for item in arrived if item[0] == spec]
+        assert mine == [*range(20), "result"]
 
 
 def test_executor_settings_are_checked_with_their_key(tmp_path):
