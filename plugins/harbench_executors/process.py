@@ -1,9 +1,13 @@
-"""The process executor: each run in a freshly spawned worker process (isolated memory peaks).
+"""The process executor: runs in spawned worker processes, one per worker slot, kept across runs.
 
-Workers send their events and finally their result through a pipe. A worker stops on its own,
-without a traceback, when its coordinator is gone (a watchdog thread checks the parent pid), and
-it ignores Ctrl-C, which is the coordinator's to handle. With a CUDA device, workers are placed
-on the visible GPUs in turn (one ``CUDA_VISIBLE_DEVICES`` entry per worker slot).
+A worker imports torch and the plugins once and then takes runs one after another through its
+pipe (``max_runs_per_worker: 1`` gives every run a fresh process). Memory peaks stay per run:
+the runner resets the process's peak RSS and the GPU's peak counters at the start of each run. A
+worker that raises or dies is replaced before the next run. Workers send their events and then
+each result through the pipe. A worker stops on its own, without a traceback, when its
+coordinator is gone (a watchdog thread checks the parent pid), and it ignores Ctrl-C, which is
+the coordinator's to handle. With a CUDA device, workers are placed on the visible GPUs in turn
+(one ``CUDA_VISIBLE_DEVICES`` entry per worker slot).
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
 from harbench.contracts import Executor
+from harbench.settings import Param
 from harbench_executors.common import DEVICE, WorkerDied, call
 
 WATCHDOG_PERIOD_S = 0.5
@@ -40,21 +46,28 @@ def _send(conn, message: tuple[str, Any]) -> None:
         os._exit(1)
 
 
-def _work(conn, task: bytes, parent_pid: int, with_events: bool) -> None:
-    """Worker process body: run the pickled ``(fn, spec)``; events and the outcome go to ``conn``.
+def _work(conn, parent_pid: int, with_events: bool) -> None:
+    """Worker process body: run each pickled ``(fn, spec)`` that arrives on ``conn``, sending
+    its events and then its outcome back; stop when the coordinator closes the pipe.
 
-    The task arrives pickled so that the watchdog runs before unpickling imports the heavy
-    modules the run needs (seconds on a busy machine).
+    Tasks arrive pickled so that the watchdog runs before unpickling imports the heavy modules
+    the run needs (seconds on a busy machine). After an exception the worker stops: the next run
+    gets a fresh process.
     """
     threading.Thread(target=_exit_if_orphaned, args=(parent_pid,), daemon=True).start()
     emit = (lambda event: _send(conn, ("event", event))) if with_events else None
-    try:
-        fn, spec = pickle.loads(task)
-        outcome: tuple[str, Any] = ("ok", call(fn, spec, emit))
-    except BaseException as exc:  # reported to the coordinator, which records the run as failed
-        outcome = ("error", WorkerDied(f"{type(exc).__name__}: {exc}"))
-    _send(conn, outcome)
-    conn.close()
+    while True:
+        try:
+            task = conn.recv_bytes()
+        except (EOFError, OSError):  # the coordinator has no more runs for this worker
+            return
+        try:
+            fn, spec = pickle.loads(task)
+            outcome: tuple[str, Any] = ("ok", call(fn, spec, emit))
+        except BaseException as exc:  # reported to the coordinator, which records the run as failed
+            _send(conn, ("error", WorkerDied(f"{type(exc).__name__}: {exc}")))
+            return
+        _send(conn, outcome)
 
 
 def visible_gpus() -> list[str]:
@@ -104,10 +117,38 @@ def _spawning(env: dict[str, str]):
                 os.environ[k] = v
 
 
+@dataclass
+class _Worker:
+    """One worker slot's process, its end of the pipe, and the runs it has taken."""
+
+    process: Any
+    conn: Any
+    runs: int = 0
+    spec: Any = None  # the run in progress; None while idle
+
+    def stop(self, wait_s: float = 5.0) -> None:
+        """Close the pipe (the worker then returns) and reap it; kill it if it lingers."""
+        self.conn.close()
+        self.process.join(wait_s)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
 class ProcessExecutor(Executor):
     name = "process"
-    description = "runs in spawned worker processes, a fresh one per run (isolated memory peaks)"
-    params = {"device": DEVICE}
+    description = "runs in spawned worker processes, one per worker slot, kept across runs"
+    params = {
+        "device": DEVICE,
+        "max_runs_per_worker": Param(
+            None,
+            "runs a worker process takes before it is replaced (1: a fresh process per run); "
+            "null: no limit",
+            kind="int",
+            nullable=True,
+            min=1,
+        ),
+    }
 
     def map(
         self,
@@ -119,47 +160,64 @@ class ProcessExecutor(Executor):
         settings: dict[str, Any] | None = None,
     ) -> Iterator[tuple[Any, Any]]:
         """Yield (spec, result); (spec, WorkerDied) when a worker ends without a result."""
+        settings = settings or {}
         context = multiprocessing.get_context("spawn")
-        device = (settings or {}).get("device") or os.environ.get("HARBENCH_DEVICE")
+        device = settings.get("device") or os.environ.get("HARBENCH_DEVICE")
         gpus = visible_gpus() if device == "cuda" else []
+        limit = settings.get("max_runs_per_worker")
         pending = list(specs)
-        running: dict[Any, tuple[Any, Any, int]] = {}  # connection -> (process, spec, slot)
-        free_slots = list(range(max(1, workers)))
+        slots: list[_Worker | None] = [None] * max(1, workers)
+
+        def start(slot: int) -> _Worker:
+            ours, theirs = context.Pipe(duplex=True)
+            args = (theirs, os.getpid(), events is not None)
+            process = context.Process(target=_work, args=args, daemon=True)
+            with _spawning(worker_env(slot, device, gpus)):
+                process.start()
+            theirs.close()
+            return _Worker(process, ours)
+
         try:
-            while pending or running:
-                while pending and free_slots:
-                    spec, slot = pending.pop(0), free_slots.pop(0)
-                    receive, send = context.Pipe(duplex=False)
-                    task = pickle.dumps((fn, spec))
-                    args = (send, task, os.getpid(), events is not None)
-                    process = context.Process(target=_work, args=args, daemon=True)
-                    with _spawning(worker_env(slot, device, gpus)):
-                        process.start()
-                    send.close()
-                    running[receive] = (process, spec, slot)
-                for conn in wait(list(running)):
+            while pending or any(w is not None and w.spec is not None for w in slots):
+                for slot, worker in enumerate(slots):
+                    if not pending or (worker is not None and worker.spec is not None):
+                        continue
+                    if worker is None or (limit is not None and worker.runs >= limit):
+                        if worker is not None:
+                            worker.stop()
+                        worker = slots[slot] = start(slot)
+                    worker.spec = pending.pop(0)
+                    worker.conn.send_bytes(pickle.dumps((fn, worker.spec)))
+                busy = {w.conn: slot for slot, w in enumerate(slots) if w and w.spec is not None}
+                for conn in wait(list(busy)):
+                    slot = busy[conn]
+                    worker = slots[slot]
                     try:
                         kind, payload = conn.recv()
-                    except EOFError:
+                    except (EOFError, OSError):
                         kind, payload = "died", None
                     if kind == "event":
                         if events is not None:
                             events(payload)
                         continue
-                    process, spec, slot = running.pop(conn)
-                    conn.close()
-                    process.join()
-                    free_slots.append(slot)
+                    spec, worker.spec = worker.spec, None
+                    worker.runs += 1
+                    if kind != "ok":  # a worker that raised or died is not given another run
+                        worker.stop()
+                        slots[slot] = None
                     if kind == "died":
                         payload = WorkerDied(
-                            f"the worker process ended with exit code {process.exitcode} "
+                            f"the worker process ended with exit code {worker.process.exitcode} "
                             "before returning a result"
                         )
                     yield spec, payload
-        finally:  # interrupted or abandoned: no worker outlives the map
-            for process, _spec, _slot in running.values():
-                process.kill()
-                process.join()
+        finally:  # finished, interrupted or abandoned: no worker outlives the map
+            for worker in slots:
+                if worker is None:
+                    continue
+                if worker.spec is not None:
+                    worker.process.kill()
+                worker.stop()
 
 
 PLUGINS = (ProcessExecutor,)

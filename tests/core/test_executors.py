@@ -18,6 +18,7 @@ import pytest
 from harbench import coordinator
 from harbench import events as ev
 from harbench.contracts import HarbenchError
+from harbench_executors.common import WorkerDied
 from harbench_executors.process import ProcessExecutor, worker_env
 from tests.helpers import harbench_env, run_cli
 
@@ -150,6 +151,9 @@ def test_executor_settings_are_checked_with_their_key(tmp_path):
     path.write_text(SUITE + "executor: {name: process, worker: 2}\n")
     with pytest.raises(HarbenchError, match=r"key 'executor\.worker'.*no parameter 'worker'"):
         coordinator.run_suite(path, db=tmp_path / "x.duckdb")
+    path.write_text(SUITE + "executor: {name: process, max_runs_per_worker: 0}\n")
+    with pytest.raises(HarbenchError, match=r"executor\.max_runs_per_worker.*>= 1"):
+        coordinator.run_suite(path, db=tmp_path / "x.duckdb")
     path.write_text(SUITE + "executor: {name: ray, gpus: -1}\n")
     with pytest.raises(HarbenchError, match=r"executor\.gpus"):
         coordinator.run_suite(path, db=tmp_path / "x.duckdb")
@@ -161,7 +165,7 @@ def test_executor_settings_are_checked_with_their_key(tmp_path):
 
 
 def _report_env(_spec):
-    return os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("HARBENCH_DEVICE")
+    return os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("HARBENCH_DEVICE")
 
 
 def test_process_workers_are_placed_on_the_visible_gpus_in_turn(monkeypatch):
@@ -172,10 +176,38 @@ def test_process_workers_are_placed_on_the_visible_gpus_in_turn(monkeypatch):
     assert worker_env(0, None, ["3"]) == {}
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     results = ProcessExecutor().map(_report_env, range(4), workers=2, settings={"device": "cuda"})
-    seen = [result for _spec, result in results]
-    assert sorted(gpu for gpu, _ in seen) == ["3", "3", "5", "5"]
-    assert {device for _, device in seen} == {"cuda"}
+    seen = {result for _spec, result in results}
+    assert {(gpu, device) for _pid, gpu, device in seen} == {("3", "cuda"), ("5", "cuda")}
+    assert len(seen) == len({pid for pid, _gpu, _device in seen}) == 2  # one GPU per worker
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,5"  # the coordinator's own is untouched
+
+
+def _pid_or_crash(spec):
+    """The worker's pid; spec "die" ends the worker mid-run, spec "raise" raises out of it."""
+    if spec == "die":
+        os._exit(3)
+    if spec == "raise":
+        raise SystemExit("asked to")
+    return os.getpid()
+
+
+def test_process_workers_are_kept_across_runs_unless_limited():
+    kept = dict(ProcessExecutor().map(_pid_or_crash, range(6), workers=2))
+    assert len(set(kept.values())) == 2  # two worker processes took the six runs
+    fresh = dict(ProcessExecutor().map(_pid_or_crash, range(4), workers=2,
+                                       settings={"max_runs_per_worker": 1}))
+    assert len(set(fresh.values())) == 4
+    pairs = dict(ProcessExecutor().map(_pid_or_crash, range(4), workers=1,
+                                       settings={"max_runs_per_worker": 2}))
+    assert [pairs[0] == pairs[1], pairs[1] == pairs[2], pairs[2] == pairs[3]] == [True, False, True]
+
+
+def test_a_process_worker_that_dies_or_raises_fails_its_run_only_and_is_replaced():
+    results = dict(ProcessExecutor().map(_pid_or_crash, [0, "die", 1, "raise", 2], workers=1))
+    assert "exit code 3" in str(results["die"]) and isinstance(results["die"], WorkerDied)
+    assert "SystemExit: asked to" in str(results["raise"])
+    assert results[0] != results[1] != results[2]  # a fresh worker after each failure
+    assert all(isinstance(results[k], int) for k in (0, 1, 2))
 
 
 def _spawned_workers(parent: psutil.Process) -> list[psutil.Process]:
