@@ -59,7 +59,7 @@ def _work(conn, parent_pid: int, with_events: bool) -> None:
     while True:
         try:
             task = conn.recv_bytes()
-        except (EOFError, OSError):  # the coordinator has no more runs for this worker
+        except (EOFError, OSError):  # the coordinator is done with this worker
             return
         try:
             fn, spec = pickle.loads(task)
@@ -126,13 +126,12 @@ class _Worker:
     runs: int = 0
     spec: Any = None  # the run in progress; None while idle
 
-    def stop(self, wait_s: float = 5.0) -> None:
-        """Close the pipe (the worker then returns) and reap it; kill it if it lingers."""
+    def stop(self) -> None:
+        """End the worker at once and reap it: it holds no state worth a graceful exit (its
+        results are sent), and waiting for torch's teardown would only delay the suite."""
         self.conn.close()
-        self.process.join(wait_s)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+        self.process.kill()
+        self.process.join()
 
 
 class ProcessExecutor(Executor):
@@ -213,11 +212,8 @@ class ProcessExecutor(Executor):
                     yield spec, payload
         finally:  # finished, interrupted or abandoned: no worker outlives the map
             for worker in slots:
-                if worker is None:
-                    continue
-                if worker.spec is not None:
-                    worker.process.kill()
-                worker.stop()
+                if worker is not None:
+                    worker.stop()
 
 
 PLUGINS = (ProcessExecutor,)
