@@ -10,9 +10,12 @@ each it prints the wall time, the speed-up over serial (goal on 2 cores: >= 1.9 
     ratio            = overhead per run / mean own time of a run
 
 where a run's own time is measured inside its worker around ``run_one`` (so process start-up,
-imports, Ray's start and result transport count as overhead).
+imports, Ray's start and result transport count as overhead). With ``--repeat K`` the engines
+are measured K times in turn (local, process, ray, local, ...) and each figure is the median,
+and each speed-up the median of the rounds' own (serial and parallel of the same round), so that
+a noisy moment of a shared machine does not decide a speed-up.
 
-    python benchmarks/scaling.py [--runs 4] [--epochs 6] [--engines local,process,ray]
+    python benchmarks/scaling.py [--runs 4] [--epochs 6] [--repeat 1] [--engines local,process,ray]
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--dataset", default="hapt_embedded")
     parser.add_argument("--engines", default="local,process,ray")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; figures are medians")
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if engines[0] != "local":
@@ -82,16 +86,25 @@ def main() -> None:
         protocol = "protocol: {name: subject_groups, groups: 10}" if "hapt" in args.dataset else ""
         path.write_text(SUITE.format(epochs=args.epochs, dataset=args.dataset, seeds=seeds,
                                      protocol=protocol))
-        figures = {engine: measure(engine, path, folder) for engine in engines}
-    serial = figures["local"]["wall"]
-    print(f"{args.runs} runs of TinierHAR on {args.dataset}, {args.epochs} epochs each, CPU")
+        rounds = []
+        for r in range(max(1, args.repeat)):
+            stores = folder / f"round{r}"
+            stores.mkdir()
+            rounds.append({engine: measure(engine, path, stores) for engine in engines})
+    figures = {e: {k: statistics.median(r[e][k] for r in rounds) for k in rounds[0][e]}
+               for e in engines}
+    # each round's speed-up against the serial run of the same round, then their median
+    speedups = {e: [r["local"]["wall"] / r[e]["wall"] for r in rounds] for e in engines}
+    print(f"{args.runs} runs of TinierHAR on {args.dataset}, {args.epochs} epochs each, CPU"
+          + (f"; medians of {len(rounds)} rounds" if len(rounds) > 1 else ""))
     print(f"{'executor':<10} {'workers':>7} {'wall s':>8} {'speed-up':>9} {'goal':>6} "
-          f"{'run s':>7} {'overhead/run s':>15} {'overhead/run time':>18}")
+          f"{'run s':>7} {'overhead/run s':>15} {'overhead/run time':>18}  speed-up per round")
     for engine, f in figures.items():
-        speedup = serial / f["wall"]
+        speedup = statistics.median(speedups[engine])
         goal = f">={GOALS[engine]}" if engine in GOALS else ""
-        print(f"{engine:<10} {f['workers']:>7} {f['wall']:>8.1f} {speedup:>9.2f} {goal:>6} "
-              f"{f['own']:>7.1f} {f['overhead']:>15.2f} {f['overhead'] / f['own']:>18.3f}")
+        each = " ".join(f"{x:.2f}" for x in speedups[engine])
+        print(f"{engine:<10} {int(f['workers']):>7} {f['wall']:>8.1f} {speedup:>9.2f} {goal:>6} "
+              f"{f['own']:>7.1f} {f['overhead']:>15.2f} {f['overhead'] / f['own']:>18.3f}  {each}")
 
 
 if __name__ == "__main__":
