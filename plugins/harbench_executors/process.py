@@ -29,6 +29,7 @@ from harbench.settings import Param
 from harbench_executors.common import DEVICE, WorkerDied, call
 
 WATCHDOG_PERIOD_S = 0.5
+EXIT_GRACE_S = 5.0
 
 
 def _exit_if_orphaned(parent_pid: int) -> None:
@@ -126,11 +127,15 @@ class _Worker:
     runs: int = 0
     spec: Any = None  # the run in progress; None while idle
 
-    def stop(self) -> None:
-        """End the worker at once and reap it: it holds no state worth a graceful exit (its
-        results are sent), and waiting for torch's teardown would only delay the suite."""
+    def stop(self, grace_s: float = EXIT_GRACE_S) -> None:
+        """Close the pipe, which ends an idle worker's loop, and reap it; a worker still in a
+        run, or one that lingers past ``grace_s``, is killed. A clean exit lets the worker's
+        multiprocessing finalisers release what it registered (semaphores of the libraries)."""
         self.conn.close()
-        self.process.kill()
+        if self.spec is None:
+            self.process.join(grace_s)
+        if self.process.is_alive():
+            self.process.kill()
         self.process.join()
 
 
@@ -211,9 +216,11 @@ class ProcessExecutor(Executor):
                         )
                     yield spec, payload
         finally:  # finished, interrupted or abandoned: no worker outlives the map
-            for worker in slots:
-                if worker is not None:
-                    worker.stop()
+            live = [worker for worker in slots if worker is not None]
+            for worker in live:  # every idle worker starts its exit at once, then each is reaped
+                worker.conn.close()
+            for worker in live:
+                worker.stop()
 
 
 PLUGINS = (ProcessExecutor,)
