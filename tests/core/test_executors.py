@@ -202,6 +202,26 @@ def test_process_workers_are_kept_across_runs_unless_limited():
     assert [pairs[0] == pairs[1], pairs[1] == pairs[2], pairs[2] == pairs[3]] == [True, False, True]
 
 
+def _peak_after(spec):
+    """As the runner does at a run's start: reset the peak mark; spec 0 then takes 400 MiB."""
+    from harbench.measure import memory
+
+    memory.reset_peak_rss()
+    if spec == 0:
+        block = bytearray(400 * 2**20)  # zero-filled, so every page is touched
+        del block
+    return os.getpid(), memory.peak_rss_bytes()
+
+
+def test_a_kept_worker_reports_each_runs_own_peak_memory():
+    if not os.path.exists("/proc/self/clear_refs"):
+        pytest.skip("the peak-RSS mark can be reset only on Linux")
+    results = dict(ProcessExecutor().map(_peak_after, [0, 1], workers=1))
+    (pid0, peak0), (pid1, peak1) = results[0], results[1]
+    assert pid0 == pid1  # the same worker took both runs
+    assert peak0 - peak1 > 300 * 2**20  # the second run's peak is not the first run's
+
+
 def test_a_process_worker_that_dies_or_raises_fails_its_run_only_and_is_replaced():
     results = dict(ProcessExecutor().map(_pid_or_crash, [0, "die", 1, "raise", 2], workers=1))
     assert "exit code 3" in str(results["die"]) and isinstance(results["die"], WorkerDied)
