@@ -6,6 +6,7 @@ The core only ever sees these types, obtained from the registry. A plugin subcla
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -262,7 +263,8 @@ class Executor(ABC):
 
     ``params`` declares the engine's own settings in a suite's ``executor:`` block
     (``harbench.settings.Param`` values by name; ``name`` and ``workers`` are every executor's);
-    ``map`` receives them all resolved as ``settings``.
+    ``map`` receives them all resolved as ``settings``. ``session`` lets an engine keep its
+    workers (or cluster) from one ``map`` of a suite to the next.
     """
 
     name: ClassVar[str]
@@ -288,6 +290,38 @@ class Executor(ABC):
         When ``fn`` could not run to completion (a worker process died), yield ``(spec, exc)``
         with the exception instead: the coordinator stores that run as failed and goes on.
         """
+
+    @contextlib.contextmanager
+    def session(
+        self,
+        *,
+        workers: int = 1,
+        events: Callable[[Any], None] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Iterator[MapSession]:
+        """Hold what the engine starts (worker processes, a cluster) across the ``map`` calls of
+        one suite: the coordinator maps each phase of its plan through the one session.
+
+        The default holds nothing: each ``map`` of the session is this executor's own ``map``.
+        An engine that overrides it yields a ``MapSession`` whose ``map`` reuses what it holds,
+        and releases it all on leaving the block.
+        """
+        yield MapSession(self, workers, events, settings)
+
+
+@dataclass
+class MapSession:
+    """An executor bound to one suite's workers, events and settings (``Executor.session``)."""
+
+    executor: Any
+    workers: int = 1
+    events: Callable[[Any], None] | None = None
+    settings: dict[str, Any] | None = None
+
+    def map(self, fn: Callable[..., Any], specs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        """``executor.map`` with the session's workers, events and settings."""
+        return self.executor.map(fn, specs, workers=self.workers, events=self.events,
+                                 settings=self.settings)
 
 
 @dataclass(frozen=True)

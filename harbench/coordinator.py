@@ -2,15 +2,17 @@
 only writer of the store.
 
 A suite's plan is a small graph: each distinct pretraining stage once, then the runs that need it
-(runs that need none start with the stages). Stages and runs go through the same executor; a
-stage's checkpoint reaches every worker through the shared cache folder (HARBENCH_CACHE), so a
-killed suite resumes without training a finished stage again. The coordinator reports what
-happens as plain events (:mod:`harbench.events`) to a sink; it never prints.
+(runs that need none start with the stages). Stages and runs go through one session of the
+executor, so its workers (or cluster) start once per suite. A stage's checkpoint reaches every
+worker through the shared cache folder (HARBENCH_CACHE), so a killed suite resumes without
+training a finished stage again. The coordinator reports what happens as plain events
+(:mod:`harbench.events`) to a sink; it never prints.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from typing import Any
 
 from harbench import events as ev
 from harbench import plugins, suite
-from harbench.contracts import HarbenchError
+from harbench.contracts import Executor, HarbenchError
 from harbench.settings import ExecutorSettings, ParamError, plugin_params, resolve
 from harbench.store import Store
 
@@ -203,17 +205,25 @@ def run_suite(
         summary.stages = len(work.stages)
         emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,
                              len(work.stages), engine.name, n_workers, str(store.path)))
-        for phase in work.phases:
-            results = engine.map(execute, phase, workers=n_workers, events=emit, settings=settings)
-            with contextlib.closing(results):
-                for item, finished in results:
-                    if isinstance(item, Stage):
-                        _stage_done(item, finished, emit)
-                    else:
-                        _run_done(item, finished, store, summary, len(pending), emit)
+        with _session(engine, n_workers, emit, settings) as running:
+            for phase in work.phases:
+                with contextlib.closing(running.map(execute, phase)) as results:
+                    for item, finished in results:
+                        if isinstance(item, Stage):
+                            _stage_done(item, finished, emit)
+                        else:
+                            _run_done(item, finished, store, summary, len(pending), emit)
     emit(ev.SuiteFinished(loaded.name, summary.ok, summary.failed, summary.skipped,
                           time.perf_counter() - started))
     return summary
+
+
+def _session(engine: Any, workers: int, emit: Callable[[Any], None],
+             settings: dict[str, Any]) -> contextlib.AbstractContextManager[Any]:
+    """The engine's session for one suite (``Executor.session``; also for a duck-typed engine
+    that defines ``map`` alone)."""
+    opener = getattr(engine, "session", None) or functools.partial(Executor.session, engine)
+    return opener(workers=workers, events=emit, settings=settings)
 
 
 def _stage_done(stage: Stage, finished: Any, emit: Callable[[Any], None]) -> None:

@@ -20,11 +20,11 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
 
-from harbench.contracts import Executor
+from harbench.contracts import Executor, MapSession
 from harbench.settings import Param
 from harbench_executors.common import DEVICE, WorkerDied, call
 
@@ -164,34 +164,69 @@ class ProcessExecutor(Executor):
         settings: dict[str, Any] | None = None,
     ) -> Iterator[tuple[Any, Any]]:
         """Yield (spec, result); (spec, WorkerDied) when a worker ends without a result."""
-        settings = settings or {}
+        with self.session(workers=workers, events=events, settings=settings) as pool:
+            yield from pool.map(fn, specs)
+
+    @contextlib.contextmanager
+    def session(
+        self,
+        *,
+        workers: int = 1,
+        events: Callable[[Any], None] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Iterator[MapSession]:
+        """A pool of worker processes kept from one map to the next; none outlives the block."""
+        pool = _Pool(self, max(1, workers), events, settings or {})
+        try:
+            yield pool
+        finally:
+            pool.close()
+
+
+@dataclass
+class _Pool(MapSession):
+    """One session's worker slots: each started when first needed and kept across maps."""
+
+    slots: list[_Worker | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        settings = self.settings or {}
+        self.device = settings.get("device") or os.environ.get("HARBENCH_DEVICE")
+        self.gpus = visible_gpus() if self.device == "cuda" else []
+        self.limit = settings.get("max_runs_per_worker")
+        self.slots = [None] * self.workers
+
+    def _start(self, slot: int) -> _Worker:
         context = multiprocessing.get_context("spawn")
-        device = settings.get("device") or os.environ.get("HARBENCH_DEVICE")
-        gpus = visible_gpus() if device == "cuda" else []
-        limit = settings.get("max_runs_per_worker")
+        ours, theirs = context.Pipe(duplex=True)
+        args = (theirs, os.getpid(), self.events is not None)
+        process = context.Process(target=_work, args=args, daemon=True)
+        with _spawning(worker_env(slot, self.device, self.gpus)):
+            process.start()
+        theirs.close()
+        return _Worker(process, ours)
+
+    def _idle_worker(self, slot: int) -> _Worker:
+        """The slot's worker, started afresh when it has none or has taken its limit of runs."""
+        worker = self.slots[slot]
+        if worker is None or (self.limit is not None and worker.runs >= self.limit):
+            if worker is not None:
+                worker.stop()
+            worker = self.slots[slot] = self._start(slot)
+        return worker
+
+    def map(self, fn: Callable[..., Any], specs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield (spec, result) as the pool's workers finish; kept workers stay for the next map."""
         pending = list(specs)
-        slots: list[_Worker | None] = [None] * max(1, workers)
-
-        def start(slot: int) -> _Worker:
-            ours, theirs = context.Pipe(duplex=True)
-            args = (theirs, os.getpid(), events is not None)
-            process = context.Process(target=_work, args=args, daemon=True)
-            with _spawning(worker_env(slot, device, gpus)):
-                process.start()
-            theirs.close()
-            return _Worker(process, ours)
-
+        slots = self.slots
+        completed = False
         try:
             while pending or any(w is not None and w.spec is not None for w in slots):
                 for slot, worker in enumerate(slots):
-                    if not pending or (worker is not None and worker.spec is not None):
-                        continue
-                    if worker is None or (limit is not None and worker.runs >= limit):
-                        if worker is not None:
-                            worker.stop()
-                        worker = slots[slot] = start(slot)
-                    worker.spec = pending.pop(0)
-                    worker.conn.send_bytes(pickle.dumps((fn, worker.spec)))
+                    if pending and (worker is None or worker.spec is None):
+                        worker = self._idle_worker(slot)
+                        worker.spec = pending.pop(0)
+                        worker.conn.send_bytes(pickle.dumps((fn, worker.spec)))
                 busy = {w.conn: slot for slot, w in enumerate(slots) if w and w.spec is not None}
                 for conn in wait(list(busy)):
                     slot = busy[conn]
@@ -201,8 +236,8 @@ class ProcessExecutor(Executor):
                     except (EOFError, OSError):
                         kind, payload = "died", None
                     if kind == "event":
-                        if events is not None:
-                            events(payload)
+                        if self.events is not None:
+                            self.events(payload)
                         continue
                     spec, worker.spec = worker.spec, None
                     worker.runs += 1
@@ -215,12 +250,22 @@ class ProcessExecutor(Executor):
                             "before returning a result"
                         )
                     yield spec, payload
-        finally:  # finished, interrupted or abandoned: no worker outlives the map
-            live = [worker for worker in slots if worker is not None]
-            for worker in live:  # every idle worker starts its exit at once, then each is reaped
-                worker.conn.close()
-            for worker in live:
-                worker.stop()
+            completed = True
+        finally:
+            if not completed:  # interrupted or abandoned: nobody wants the runs still going
+                for slot, worker in enumerate(slots):
+                    if worker is not None and worker.spec is not None:
+                        worker.stop()
+                        slots[slot] = None
+
+    def close(self) -> None:
+        """End every worker: idle ones all start their exit at once, then each is reaped."""
+        live = [worker for worker in self.slots if worker is not None]
+        for worker in live:
+            worker.conn.close()
+        for worker in live:
+            worker.stop()
+        self.slots = [None] * self.workers
 
 
 PLUGINS = (ProcessExecutor,)
