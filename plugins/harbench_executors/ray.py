@@ -2,61 +2,61 @@
 
 Install with ``pip install harbench[ray]``. ``ray`` is imported only when a suite runs on it.
 Runs ask for ``cpus`` and ``gpus`` each (fractions allowed: ``gpus: 0.5`` puts two runs on a
-GPU); Ray places them and sets ``CUDA_VISIBLE_DEVICES``. Events go to an event-box actor
-without waiting (a task blocked in ``ray.get`` hands its CPUs back to Ray, which would then start
-another run on them: oversubscribed cores, each run slower); the coordinator collects them while
-it waits. Results come back as task return values, and the coordinator stays the only writer of
-the store.
+GPU); Ray places them and sets ``CUDA_VISIBLE_DEVICES``. A local cluster is started once per
+suite (its pretraining stages and its runs) and stopped at its end.
+
+Each task is a Ray generator: the run works in a thread of the task while the task yields its
+events, then its result, back to the coordinator, which waits on all its tasks at once. Nothing
+in a task waits for an answer (a task blocked in ``ray.get`` hands its CPUs back to Ray, which
+would start another run on them), and no actor or polling loop takes CPU from the runs. The
+coordinator stays the only writer of the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from harbench.contracts import Executor, HarbenchError
+from harbench.contracts import Executor, HarbenchError, MapSession
 from harbench.settings import Param
 from harbench_executors.common import DEVICE, WorkerDied, call, forwarded_env
 
-POLL_S = 0.25
+WAIT_S = 1.0  # longest wait for the next event or result (so that Ctrl-C is seen)
+_END = "end"
 
 
-class EventBox:
-    """An actor holding the tasks' events until the coordinator takes them (in sending order)."""
-
-    def __init__(self) -> None:
-        self._events: list[Any] = []
-
-    def put(self, event: Any) -> None:
-        self._events.append(event)
-
-    def take(self) -> list[Any]:
-        events, self._events = self._events, []
-        return events
-
-    def flushed(self) -> bool:
-        """Answered once every event sent before it by the same caller is held."""
-        return True
-
-
-def _ray_task(fn: Callable[..., Any], spec: Any, env: dict[str, str], box: Any) -> Any:
-    """The body of one Ray task: ``fn`` on ``spec`` with the caller's HARBENCH_* environment.
-
-    Events are sent without waiting for the box; the one wait, at the end, makes sure they are
-    all held before the result (an actor runs one caller's calls in the order they were sent).
-    """
-    import ray
-
+def _ray_task(fn: Callable[..., Any], spec: Any, env: dict[str, str],
+              with_events: bool) -> Iterator[tuple[str, Any]]:
+    """The body of one Ray task: ``("event", e)`` for each event ``fn`` emits, in order, then
+    ``("result", fn(spec))``; ``fn`` runs with the caller's HARBENCH_* environment."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        if box is None:
-            return call(fn, spec, None)
-        result = call(fn, spec, lambda event: box.put.remote(event))
-        ray.get(box.flushed.remote())
-        return result
+        if not with_events:
+            yield "result", call(fn, spec, None)
+            return
+        sent: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+        def work() -> None:
+            try:
+                sent.put(("result", call(fn, spec, lambda event: sent.put(("event", event)))))
+            except BaseException as exc:  # raised again in the task, where Ray reports it
+                sent.put((_END, exc))
+
+        threading.Thread(target=work, name="harbench-run", daemon=True).start()
+        while True:
+            kind, payload = sent.get()
+            if kind == _END:
+                raise payload
+            yield kind, payload
+            if kind == "result":
+                return
     finally:  # Ray reuses worker processes: leave the environment as found
         for k, v in saved.items():
             if v is None:
@@ -98,6 +98,18 @@ class RayExecutor(Executor):
         settings: dict[str, Any] | None = None,
     ) -> Iterator[tuple[Any, Any]]:
         """Yield (spec, result) as tasks complete; (spec, WorkerDied) for a task that was lost."""
+        with self.session(workers=workers, events=events, settings=settings) as running:
+            yield from running.map(fn, specs)
+
+    @contextlib.contextmanager
+    def session(
+        self,
+        *,
+        workers: int = 1,
+        events: Callable[[Any], None] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Iterator[MapSession]:
+        """Join the cluster (or start a local one) for the block; a local one stops with it."""
         try:
             import ray
         except ImportError:
@@ -105,33 +117,48 @@ class RayExecutor(Executor):
                 "executor 'ray' needs Ray: pip install 'harbench[ray]'"
             ) from None
         settings = settings or {}
-        cpus, gpus = float(settings.get("cpus", 1.0)), float(settings.get("gpus", 0.0))
-        device = settings.get("device") or ("cuda" if gpus > 0 else None)
         started_here = not ray.is_initialized()
         if started_here:
-            _start(ray, settings.get("address"), workers, cpus)
-        box = ray.remote(num_cpus=0)(EventBox).remote() if events is not None else None
-        task = ray.remote(_ray_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
-        env = forwarded_env(device)
-        refs = {task.remote(fn, spec, env, box): spec for spec in specs}
+            _start(ray, settings.get("address"), workers, float(settings.get("cpus", 1.0)))
         try:
-            while refs:
-                done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
-                _drain(ray, box, events)
-                for ref in done:
-                    spec = refs.pop(ref)
-                    try:
-                        result = ray.get(ref)
-                    except Exception as exc:  # the task or its worker failed: a failed run
-                        result = _lost(exc)
-                    yield spec, result
+            yield _RaySession(self, workers, events, settings)
         finally:
-            for ref in refs:
-                ray.cancel(ref, force=True)
-            if box is not None:
-                ray.kill(box)
             if started_here:
                 ray.shutdown()
+
+
+@dataclass
+class _RaySession(MapSession):
+    """Maps runs as Ray generator tasks on the session's cluster."""
+
+    def map(self, fn: Callable[..., Any], specs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield (spec, result) as tasks complete, passing each task's events on as they come."""
+        import ray
+
+        settings = self.settings or {}
+        cpus, gpus = float(settings.get("cpus", 1.0)), float(settings.get("gpus", 0.0))
+        device = settings.get("device") or ("cuda" if gpus > 0 else None)
+        task = ray.remote(_ray_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+        env, with_events = forwarded_env(device), self.events is not None
+        tasks = {task.remote(fn, spec, env, with_events): spec for spec in specs}
+        try:
+            while tasks:
+                ready, _ = ray.wait(list(tasks), num_returns=1, timeout=WAIT_S)
+                for generator in ready:
+                    try:
+                        kind, payload = ray.get(next(generator))
+                    except StopIteration:  # not expected: every task yields its result or raises
+                        kind, payload = "result", WorkerDied("the task ended without a result")
+                    except Exception as exc:  # the task or its worker failed: a failed run
+                        kind, payload = "result", _lost(exc)
+                    if kind == "event":
+                        if self.events is not None:
+                            self.events(payload)
+                        continue
+                    yield tasks.pop(generator), payload
+        finally:
+            for generator in tasks:
+                ray.cancel(generator, force=True)
 
 
 def _start(ray: Any, address: str | None, workers: int, cpus: float) -> None:
@@ -141,14 +168,6 @@ def _start(ray: Any, address: str | None, workers: int, cpus: float) -> None:
         ray.init(address=address, **common)
     else:
         ray.init(num_cpus=max(1, math.ceil(workers * cpus)), include_dashboard=False, **common)
-
-
-def _drain(ray: Any, box: Any, events: Callable[[Any], None] | None) -> None:
-    """Pass every event the box holds on to ``events``."""
-    if box is None or events is None:
-        return
-    for event in ray.get(box.take.remote()):
-        events(event)
 
 
 PLUGINS = (RayExecutor,)

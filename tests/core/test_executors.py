@@ -143,6 +143,32 @@ def test_ray_runs_no_more_tasks_at_once_than_its_cpus_while_they_send_events(mon
         assert mine == [*range(20), "result"]
 
 
+def _pid_or_crash_telling(spec, emit):
+    """``_pid_or_crash`` that first says which run it is (events on: the task's thread path)."""
+    emit(("started", spec))
+    return _pid_or_crash(spec)
+
+
+def test_a_ray_session_keeps_its_cluster_and_a_failed_task_fails_its_run_only(monkeypatch):
+    pytest.importorskip("ray")
+    import ray
+
+    from harbench_executors.ray import RayExecutor
+
+    root = str(Path(__file__).resolve().parents[__name__.count(".")])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.getenv("PYTHONPATH")])))
+    told: list = []
+    with RayExecutor().session(workers=1, events=told.append) as running:
+        first = dict(running.map(_pid_or_crash_telling, [0, "die", 1]))
+        assert ray.is_initialized()  # the local cluster stays up for the session's next map
+        second = dict(running.map(_pid_or_crash_telling, ["raise", 2]))
+    assert not ray.is_initialized()  # and stops with the session that started it
+    assert isinstance(first["die"], WorkerDied) and "WorkerCrashedError" in str(first["die"])
+    assert isinstance(second["raise"], WorkerDied)
+    assert all(isinstance(v, int) for v in (first[0], first[1], second[2]))
+    assert ("started", 2) in told and ("started", 0) in told
+
+
 def test_executor_settings_are_checked_with_their_key(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(SUITE + "executor: {name: process, workers: 0}\n")
@@ -200,6 +226,30 @@ def test_process_workers_are_kept_across_runs_unless_limited():
     pairs = dict(ProcessExecutor().map(_pid_or_crash, range(4), workers=1,
                                        settings={"max_runs_per_worker": 2}))
     assert [pairs[0] == pairs[1], pairs[1] == pairs[2], pairs[2] == pairs[3]] == [True, False, True]
+
+
+def _pid_or_stall(spec):
+    """The worker's pid; spec "stall" sleeps long enough to be abandoned."""
+    if spec == "stall":
+        time.sleep(60)
+    return os.getpid()
+
+
+def test_a_process_session_keeps_its_workers_across_maps_and_ends_abandoned_runs():
+    with ProcessExecutor().session(workers=2) as pool:
+        first = dict(pool.map(_pid_or_crash, range(4)))
+        again = dict(pool.map(_pid_or_crash, range(4)))
+        assert set(first.values()) == set(again.values()) and len(set(first.values())) == 2
+        abandoned = pool.map(_pid_or_stall, ["stall", 0])
+        spec, pid = next(abandoned)  # run 0 ends; the other worker is still in its stall
+        assert spec == 0
+        stalled = next(w.process for w in pool.slots if w is not None and w.spec == "stall")
+        abandoned.close()  # nobody wants the stalled run: its worker ends now
+        assert not stalled.is_alive()
+        after = dict(pool.map(_pid_or_crash, range(2)))
+        assert pid in after.values()  # the idle worker was kept; the stalled one replaced
+        kept = [w.process for w in pool.slots if w is not None]
+    assert kept and not any(p.is_alive() for p in kept)  # none outlives the session
 
 
 def _peak_after(spec):
