@@ -1,13 +1,14 @@
 """The process executor: runs in spawned worker processes, one per worker slot, kept across runs.
 
 A worker imports torch and the plugins once and then takes runs one after another through its
-pipe (``max_runs_per_worker: 1`` gives every run a fresh process). Memory peaks stay per run:
-the runner resets the process's peak RSS and the GPU's peak counters at the start of each run. A
-worker that raises or dies is replaced before the next run. Workers send their events and then
-each result through the pipe. A worker stops on its own, without a traceback, when its
-coordinator is gone (a watchdog thread checks the parent pid), and it ignores Ctrl-C, which is
-the coordinator's to handle. With a CUDA device, workers are placed on the visible GPUs in turn
-(one ``CUDA_VISIBLE_DEVICES`` entry per worker slot).
+pipe, for the whole suite: the pool is the session's, so the runs after a pretraining stage go to
+the workers that ran it (``max_runs_per_worker: 1`` gives every run a fresh process). Memory
+peaks stay per run: the runner resets the process's peak RSS and the GPU's peak counters at the
+start of each run. A worker that raises or dies is replaced before the next run. Workers send
+their events and then each result through the pipe. A worker stops on its own, without a
+traceback, when its coordinator is gone (a watchdog thread checks the parent pid), and it
+ignores Ctrl-C, which is the coordinator's to handle. With a CUDA device, workers are placed on
+the visible GPUs in turn (one ``CUDA_VISIBLE_DEVICES`` entry per worker slot).
 """
 
 from __future__ import annotations
