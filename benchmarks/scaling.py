@@ -10,18 +10,25 @@ each it prints the wall time, the speed-up over serial (goal on 2 cores: >= 1.9 
     ratio            = overhead per run / mean own time of a run
 
 where a run's own time is measured inside its worker around ``run_one`` (so process start-up,
-imports, Ray's start and result transport count as overhead). With ``--repeat K`` the engines
-are measured K times in turn (local, process, ray, local, ...) and each figure is the median,
-and each speed-up the median of the rounds' own (serial and parallel of the same round), so that
-a noisy moment of a shared machine does not decide a speed-up.
+imports, Ray's start and result transport count as overhead). ``ray-cluster`` (not measured
+by default) is the ray executor joining a 2-CPU cluster that was started before the timing
+(``ray start --head``, as on a cluster that is already running: ``address: auto``), so that its
+figure leaves out the cost of starting and stopping a local cluster. With ``--repeat K`` the
+engines are measured K times in turn (local, process, ray, local, ...) and each figure is the
+median, and each speed-up the median of the rounds' own (serial and parallel of the same
+round), so that a noisy moment of a shared machine does not decide a speed-up.
 
-    python benchmarks/scaling.py [--runs 4] [--epochs 6] [--repeat 1] [--engines local,process,ray]
+    python benchmarks/scaling.py [--runs 4] [--epochs 6] [--repeat 1]
+                                 [--engines local,process,ray,ray-cluster]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,8 +48,21 @@ matrix:
   seeds: {seeds}
   folds: [0]
 """
-WORKERS = {"local": 1, "process": 2, "ray": 2, "slurm": 2}
-GOALS = {"process": 1.9, "ray": 1.8}
+WORKERS = {"local": 1, "process": 2, "ray": 2, "ray-cluster": 2, "slurm": 2}
+OPTIONS = {"slurm": {"cluster": "local", "poll_s": 0.2}, "ray-cluster": {"address": "auto"}}
+GOALS = {"process": 1.9, "ray": 1.8, "ray-cluster": 1.8}
+
+
+@contextlib.contextmanager
+def running_cluster():
+    """A 2-CPU Ray cluster on this machine for the block (``ray start --head``, ``ray stop``)."""
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    subprocess.run([ray_cli, "start", "--head", "--num-cpus=2", "--include-dashboard=false"],
+                   check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        subprocess.run([ray_cli, "stop"], check=True, capture_output=True)
 
 
 def measure(engine: str, path: Path, folder: Path) -> dict[str, float]:
@@ -55,11 +75,12 @@ def measure(engine: str, path: Path, folder: Path) -> dict[str, float]:
                 raise SystemExit(f"{engine}: run failed: {event.error}")
             own.append(event.seconds)
 
-    options = {"cluster": "local", "poll_s": 0.2} if engine == "slurm" else None
-    start = time.perf_counter()
-    coordinator.run_suite(path, db=folder / f"{engine}.duckdb", executor=engine,
-                          workers=WORKERS[engine], options=options, sink=sink)
-    wall = time.perf_counter() - start
+    with running_cluster() if engine == "ray-cluster" else contextlib.nullcontext():
+        start = time.perf_counter()
+        coordinator.run_suite(path, db=folder / f"{engine}.duckdb",
+                              executor=engine.partition("-")[0], workers=WORKERS[engine],
+                              options=OPTIONS.get(engine), sink=sink)
+        wall = time.perf_counter() - start
     workers = WORKERS[engine]
     overhead = (wall * workers - sum(own)) / len(own)
     return {"wall": wall, "own": statistics.mean(own), "overhead": overhead, "workers": workers}
@@ -97,13 +118,13 @@ def main() -> None:
     speedups = {e: [r["local"]["wall"] / r[e]["wall"] for r in rounds] for e in engines}
     print(f"{args.runs} runs of TinierHAR on {args.dataset}, {args.epochs} epochs each, CPU"
           + (f"; medians of {len(rounds)} rounds" if len(rounds) > 1 else ""))
-    print(f"{'executor':<10} {'workers':>7} {'wall s':>8} {'speed-up':>9} {'goal':>6} "
+    print(f"{'executor':<12} {'workers':>7} {'wall s':>8} {'speed-up':>9} {'goal':>6} "
           f"{'run s':>7} {'overhead/run s':>15} {'overhead/run time':>18}  speed-up per round")
     for engine, f in figures.items():
         speedup = statistics.median(speedups[engine])
         goal = f">={GOALS[engine]}" if engine in GOALS else ""
         each = " ".join(f"{x:.2f}" for x in speedups[engine])
-        print(f"{engine:<10} {int(f['workers']):>7} {f['wall']:>8.1f} {speedup:>9.2f} {goal:>6} "
+        print(f"{engine:<12} {int(f['workers']):>7} {f['wall']:>8.1f} {speedup:>9.2f} {goal:>6} "
               f"{f['own']:>7.1f} {f['overhead']:>15.2f} {f['overhead'] / f['own']:>18.3f}  {each}")
 
 
