@@ -205,14 +205,10 @@ def run_suite(
         summary.stages = len(work.stages)
         emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,
                              len(work.stages), engine.name, n_workers, str(store.path)))
-        with _session(engine, n_workers, emit, settings) as running:
-            for phase in work.phases:
-                with contextlib.closing(running.map(execute, phase)) as results:
-                    for item, finished in results:
-                        if isinstance(item, Stage):
-                            _stage_done(item, finished, emit)
-                        else:
-                            _run_done(item, finished, store, summary, len(pending), emit)
+        if work.phases:  # nothing to run: no worker or cluster is started
+            with _session(engine, n_workers, emit, settings) as running:
+                for phase in work.phases:
+                    _run_phase(running, phase, store, summary, len(pending), emit)
     emit(ev.SuiteFinished(loaded.name, summary.ok, summary.failed, summary.skipped,
                           time.perf_counter() - started))
     return summary
@@ -224,6 +220,17 @@ def _session(engine: Any, workers: int, emit: Callable[[Any], None],
     that defines ``map`` alone)."""
     opener = getattr(engine, "session", None) or functools.partial(Executor.session, engine)
     return opener(workers=workers, events=emit, settings=settings)
+
+
+def _run_phase(running: Any, phase: list[Any], store: Store, summary: Summary, pending: int,
+               emit: Callable[[Any], None]) -> None:
+    """Map one phase of the plan through the session, reporting (and storing) each item."""
+    with contextlib.closing(running.map(execute, phase)) as results:
+        for item, finished in results:
+            if isinstance(item, Stage):
+                _stage_done(item, finished, emit)
+            else:
+                _run_done(item, finished, store, summary, pending, emit)
 
 
 def _stage_done(stage: Stage, finished: Any, emit: Callable[[Any], None]) -> None:

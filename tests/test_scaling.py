@@ -143,3 +143,6 @@ def test_the_coordinator_maps_every_phase_through_one_session(tmp_path, monkeypa
         assert (summary.ok, summary.failed, summary.stages) == (4, 0, 1)
         assert engine.maps == [3, 2]  # the stage with the 2 runs that need none; then the MAE's
     assert engine.sessions == [2]  # both phases through the one session
+    stored = coordinator.run_suite(path, db=tmp_path / "sessions.duckdb", executor="sessions")
+    assert (stored.skipped, stored.ok) == (4, 0)
+    assert engine.sessions == [2]  # nothing left to run: no session (no workers, no cluster)
