@@ -56,6 +56,7 @@ def _work(conn, parent_pid: int, with_events: bool) -> None:
     the run needs (seconds on a busy machine). After an exception the worker stops: the next run
     gets a fresh process.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     threading.Thread(target=_exit_if_orphaned, args=(parent_pid,), daemon=True).start()
     emit = (lambda event: _send(conn, ("event", event))) if with_events else None
     while True:
@@ -101,22 +102,30 @@ def worker_env(slot: int, device: str | None, gpus: list[str]) -> dict[str, str]
 
 @contextlib.contextmanager
 def _spawning(env: dict[str, str]):
-    """Around a spawn: the child inherits ``env`` and ignores SIGINT (ignored signals survive
-    exec, so a Ctrl-C during the worker's start-up cannot print a traceback there)."""
+    """Around a spawn: the child inherits ``env`` and SIGINT blocked (a blocked signal mask
+    survives exec, so a Ctrl-C during the worker's start-up cannot print a traceback there; the
+    worker then ignores it for good). A Ctrl-C that comes during the spawn is held and raised
+    here once the spawn is over, rather than lost or raised half-way through it."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    caught: list[int] = []
+    if in_main:
+        previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        if in_main:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 @dataclass

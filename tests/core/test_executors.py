@@ -19,7 +19,7 @@ from harbench import coordinator
 from harbench import events as ev
 from harbench.contracts import HarbenchError
 from harbench_executors.common import WorkerDied
-from harbench_executors.process import ProcessExecutor, worker_env
+from harbench_executors.process import ProcessExecutor, _spawning, worker_env
 from tests.helpers import harbench_env, run_cli
 
 SUITE = """
@@ -206,6 +206,17 @@ def test_process_workers_are_placed_on_the_visible_gpus_in_turn(monkeypatch):
     assert {(gpu, device) for _pid, gpu, device in seen} == {("3", "cuda"), ("5", "cuda")}
     assert len(seen) == len({pid for pid, _gpu, _device in seen}) == 2  # one GPU per worker
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "3,5"  # the coordinator's own is untouched
+
+
+def test_a_ctrl_c_during_a_worker_spawn_is_kept_for_the_coordinator():
+    # around a spawn SIGINT is blocked, not ignored: an ignored one would be lost for good
+    reached = False
+    with pytest.raises(KeyboardInterrupt):
+        with _spawning({}):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)
+            reached = True  # still blocked here: the Ctrl-C waits for the end of the spawn
+    assert reached
 
 
 def _pid_or_crash(spec):
