@@ -27,7 +27,7 @@ from typing import Any
 
 from harbench.contracts import Executor, MapSession
 from harbench.settings import Param
-from harbench_executors.common import DEVICE, WorkerDied, call
+from harbench_executors.common import DEVICE, WorkerDied, call, environment
 
 WATCHDOG_PERIOD_S = 0.5
 EXIT_GRACE_S = 5.0
@@ -106,21 +106,15 @@ def _spawning(env: dict[str, str]):
     survives exec, so a Ctrl-C during the worker's start-up cannot print a traceback there; the
     worker then ignores it for good). A Ctrl-C that comes during the spawn is held and raised
     here once the spawn is over, rather than lost or raised half-way through it."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
     in_main = threading.current_thread() is threading.main_thread()
     caught: list[int] = []
     if in_main:
         previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        yield
+        with environment(env):
+            yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         if in_main:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             signal.signal(signal.SIGINT, previous)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +24,7 @@ from typing import Any
 
 from harbench.contracts import Executor, HarbenchError, MapSession
 from harbench.settings import Param
-from harbench_executors.common import DEVICE, WorkerDied, call, forwarded_env
+from harbench_executors.common import DEVICE, WorkerDied, call, environment, forwarded_env
 
 WAIT_S = 1.0  # longest wait for the next event or result (so that Ctrl-C is seen)
 _END = "end"
@@ -35,9 +34,7 @@ def _ray_task(fn: Callable[..., Any], spec: Any, env: dict[str, str],
               with_events: bool) -> Iterator[tuple[str, Any]]:
     """The body of one Ray task: ``("event", e)`` for each event ``fn`` emits, in order, then
     ``("result", fn(spec))``; ``fn`` runs with the caller's HARBENCH_* environment."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment(env):  # Ray reuses worker processes: the environment is left as found
         if not with_events:
             yield "result", call(fn, spec, None)
             return
@@ -57,12 +54,6 @@ def _ray_task(fn: Callable[..., Any], spec: Any, env: dict[str, str],
             yield kind, payload
             if kind == "result":
                 return
-    finally:  # Ray reuses worker processes: leave the environment as found
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _lost(exc: BaseException) -> WorkerDied:
