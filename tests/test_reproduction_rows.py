@@ -1,5 +1,6 @@
 """Reproduction rows: one per named variant (never pooled), n units, an interval and a verdict
-decided from it; the resolution of the test sets; proxies labelled; steps and MACs beside seconds."""
+decided from it; the resolution of the test sets; proxies labelled; steps and MACs beside
+seconds."""
 
 from __future__ import annotations
 

@@ -63,8 +63,8 @@ def test_cost_to_target_in_steps_and_macs(tmp_path):
     full = next(found[r.run_id] for r in runs if r.method == "full")
     lora = next(found[r.run_id] for r in runs if r.method == "lora")
     assert full["steps_to_common_target"] == 3 * 40 and lora["steps_to_common_target"] == 2 * 10
-    assert full["train_macs_to_common_target"] == BACKWARD_FACTOR * 1000.0 * 3 * 40 * 64
-    assert lora["train_macs_to_common_target"] == BACKWARD_FACTOR * 1100.0 * 2 * 10 * 64
+    assert full["macs_to_common_target"] == BACKWARD_FACTOR * 1000.0 * 3 * 40 * 64
+    assert lora["macs_to_common_target"] == BACKWARD_FACTOR * 1100.0 * 2 * 10 * 64
     assert lora["speedup_steps_to_target"] == pytest.approx(120 / 20)
     assert lora["speedup_macs_to_target"] == pytest.approx((1000 * 120) / (1100 * 20))
     assert lora["speedup_to_target"] == pytest.approx(6.0 / 2.0)

@@ -145,7 +145,7 @@ def why_unpaired(members: list[Run], references: list[Run], vary: tuple[str, ...
         ref_folds = sorted({r.fold for r in references})
         return (f"{reference_name} has no run on the same fold (folds {folds} vs "
                 f"{ref_folds})")
-    shown = ", ".join(f"{k}={mine.get(k, '<absent>')!s} (reference: {ref_items.get(k, '<absent>')!s})"
-                      for k in differ[:3])
+    shown = ", ".join(f"{k}={mine.get(k, '<absent>')} (reference: "
+                      f"{ref_items.get(k, '<absent>')})" for k in differ[:3])
     more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
     return f"{reference_name} differs in {shown}{more}"

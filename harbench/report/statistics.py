@@ -100,12 +100,11 @@ def bootstrap_interval(values: Sequence[float], *, seed: int = BOOTSTRAP_SEED
         return None
     if max(values) == min(values):
         return float(values[0]), float(values[0])
+    import inspect
     import warnings
 
     import numpy as np
     from scipy import stats
-
-    import inspect
 
     data = (np.sort(np.asarray(values, dtype=float)),)  # the same interval in any order
     # scipy >= 1.15 names the generator `rng`, older releases `random_state`

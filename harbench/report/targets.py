@@ -32,7 +32,7 @@ BACKWARD_FACTOR = 3.0  # training MACs per window seen = 3 x forward MACs
 UNRELIABLE_SECONDS = 1.0
 RATIO_METRICS = ("speedup_to_target", "speedup_steps_to_target", "speedup_macs_to_target")
 COMPUTED_METRICS = ("time_to_common_target_s", "epochs_to_common_target",
-                    "steps_to_common_target", "train_macs_to_common_target", *RATIO_METRICS)
+                    "steps_to_common_target", "macs_to_common_target", *RATIO_METRICS)
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def common_targets(runs: list[Run], curves: dict[str, list[dict[str, Any]]],
                 "time_to_common_target_s": found.seconds,
                 "epochs_to_common_target": None if found.epochs is None else float(found.epochs),
                 "steps_to_common_target": found.steps,
-                "train_macs_to_common_target": macs,
+                "macs_to_common_target": macs,
                 "speedup_to_target": _ratio(ref_reach.seconds, found.seconds),
                 "speedup_steps_to_target": _ratio(ref_reach.steps, found.steps),
                 "speedup_macs_to_target": _ratio(ref_macs, macs),
