@@ -70,10 +70,9 @@ def _repro(console, args: argparse.Namespace) -> int:
         table.add_column(col, justify=justify, overflow="fold",
                          no_wrap=justify == "right")
     for r in rows:
-        why = "; ".join(t for t in (r.why, r.note, r.proxy, r.also) if t)
+        why = "; ".join(t for t in (r.reason, r.why, r.note, r.proxy, r.also) if t)
         mark = "" if r.verdict == "agrees" else "[yellow]"
         table.add_row(r.paper, f"{mark}{r.claim}", r.variant, r.published, r.measured,
-                      r.interval or "-", f"{r.n_units} ({r.seeds})", f"{r.verdict}: {r.reason}",
-                      why)
+                      r.interval or "-", f"{r.n_units} ({r.seeds})", r.verdict, why)
     console.print(table)
     return 0

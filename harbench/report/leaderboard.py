@@ -132,7 +132,7 @@ def build(
             f"difference to '{against}', paired on every setting but the method and its own "
             f"optimisation settings; diff_ci: 95% bootstrap interval (BCa, seeded); p: two-sided "
             f"{'Wilcoxon signed-rank' if test == 'wilcoxon' else 'paired t'} test over units "
-            f"(scipy), p_holm: Holm-adjusted over the {len(_tested(row_of))} methods tested "
+            f"(scipy), p_holm: Holm-adjusted over the {len(_tested(row_of))} rows tested "
             f"against '{against}'; no p below {statistics.MIN_UNITS_FOR_TEST} units"
         )
     board.columns += list(COST_METRICS)

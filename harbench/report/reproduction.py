@@ -506,7 +506,7 @@ def row_for(claim: Claim, suite: str, measured: Measured) -> ClaimRow:
         resolution="" if smallest is None else _text(claim, smallest),
         verdict=chosen, reason=reason,
         agrees={"agrees": True, "contradicts": False}.get(chosen),
-        why=claim.why, note="; ".join(t for t in (measured.note, measured.unreliable) if t),
+        why=claim.why, note=measured.note,  # an unreliable figure is the verdict's reason
         proxy="; ".join(t for t in (claim.proxy, measured.proxy) if t), also=measured.also,
         values={"published": p, "measured": estimate.value, "ci_low": estimate.ci_low,
                 "ci_high": estimate.ci_high, "resolution": smallest,
