@@ -127,6 +127,19 @@ def test_a_pair_that_cannot_be_formed_says_why(tmp_path):
     assert lora["test_note"].startswith("no pair: 'full' differs in training.budget")
 
 
+def test_units_without_a_reference_run_are_counted(tmp_path):
+    db = tmp_path / "partial.duckdb"
+    write_store(db, PEFT[:2])
+    with Store(db) as store:  # full lost its runs on fold 5
+        store.query("DELETE FROM suite_runs WHERE run_id IN (SELECT run_id FROM runs "
+                    "WHERE method = 'full' AND fold = 5)")
+    with Store(db, read_only=True) as store:
+        board = build(store, suite="peft", against="full")
+    lora = next(r for r in board.rows if r["method"] == "lora(r=4)")
+    assert lora["n"] == 6 and lora["pairs"] == 5 and lora["p"] is not None
+    assert lora["test_note"] == "1 of 6 units without a 'full' run"
+
+
 def test_time_to_target_and_paired_tests_share_one_pairing_rule(tmp_path):
     db = tmp_path / "rule.duckdb"
     write_store(db, PEFT[:2], folds=(0,), seeds=(0,))

@@ -90,6 +90,10 @@ def test_seconds_are_flagged_when_the_reference_reaches_the_target_at_once(tmp_p
     write(db, epoch_seconds=2.0, target_epoch_full=1)
     _, found = costs(db)
     assert {v["seconds_unreliable"] for v in found.values()} == {1.0}
+    with Store(db, read_only=True) as store:
+        board = build(store, suite="s", metric="speedup_to_target",
+                      target=TargetSetting("full", None, 0.5))
+    assert any(note.startswith("seconds unreliable for 12 of 12 runs") for note in board.notes)
     db2 = tmp_path / "short.duckdb"
     write(db2, epoch_seconds=0.2)  # reached at epoch 3 but in 0.6 s
     _, found = costs(db2)

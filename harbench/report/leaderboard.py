@@ -100,6 +100,7 @@ def build(
             None, None, None, compare_settings(store, suite))
         add_target_metrics(store, runs, setting)
         board.notes.append(setting.describe())
+        board.notes += targets.unreliable_note(runs, metric)
     else:
         known = set().union(*(r.metrics for r in runs)) if runs else set()
         if runs and metric not in known:
@@ -234,9 +235,12 @@ def _add_paired_tests(row_of: dict[tuple, dict[str, Any]], grouped: dict[tuple, 
             row["test_note"] = "no pair: " + pairs.why_none
             continue
         result = statistics.compare_units(pairs.values, pairs.reference, test)
+        partial = (f"{row['n'] - pairs.n} of {row['n']} units without a '{against}' run"
+                   if pairs.n < row["n"] else "")
         row.update({"vs_" + against: result.mean_difference, "pairs": result.n_units,
                     "diff_ci_low": result.ci_low, "diff_ci_high": result.ci_high,
-                    "p": result.p_value, "test_note": result.note})
+                    "p": result.p_value,
+                    "test_note": "; ".join(t for t in (result.note, partial) if t)})
     tested = _tested(row_of)
     for row, adjusted in zip(tested, statistics.holm([row["p"] for row in tested])):
         row["p_holm"] = adjusted

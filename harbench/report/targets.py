@@ -145,6 +145,19 @@ def comparison_key(run: Run) -> tuple:
     return _pairing_comparison_key(run)
 
 
+def unreliable_note(runs: list[Run], metric: str) -> list[str]:
+    """A note when seconds-based figures rest on runs whose reference reached the target in its
+    first epoch or in under a second (after :func:`common_targets` filled the run metrics)."""
+    if metric not in ("speedup_to_target", "time_to_common_target_s"):
+        return []
+    flagged = [r for r in runs if r.metrics.get("seconds_unreliable") == 1.0]
+    if not flagged:
+        return []
+    return [f"seconds unreliable for {len(flagged)} of {len(runs)} runs (the reference reaches "
+            f"the target in its first epoch or in under {UNRELIABLE_SECONDS:g} s): see "
+            f"speedup_steps_to_target and speedup_macs_to_target"]
+
+
 def _ratio(reference: float | None, value: float | None) -> float | None:
     return reference / value if reference is not None and value else None
 
