@@ -139,7 +139,8 @@ def test_memory_from_rss_is_labelled_a_proxy(tmp_path):
         store.link_suite("repro-lora-qlora-mae-hapt", ids)
     memory = rows_of(db, "GPU memory LoRA / full")
     assert sorted(memory) == ["lora(r=2)", "lora(r=8)"]  # one row per rank
-    assert all("RSS" in r.proxy for r in memory.values())
+    assert all("RSS" in r.proxy and "measured on cpu, the paper on a GPU" in r.proxy
+               for r in memory.values())
     params = rows_of(db, "trainable parameters LoRA / full")
     assert {r.measured for r in params.values()} == {"0.03"}
     assert all(r.verdict == "contradicts" for r in params.values())

@@ -98,6 +98,7 @@ class Claim:
     unit: str = ""
     exact: bool = False
     proxy: str = ""
+    on_gpu: bool = False  # the paper measured on a GPU: a run on another device is a proxy
 
 
 @dataclass
@@ -349,14 +350,14 @@ CLAIMS: list[Claim] = [
           "rank", exact=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "GPU memory LoRA / full", 0.32, "about",
           ratio_of("cuda_peak_allocated_mb", Side(method="lora"), FULL,
-                   fallback="peak_rss_over_start_mb", proxy=RSS_PROXY), CPU_WHY),
+                   fallback="peak_rss_over_start_mb", proxy=RSS_PROXY), CPU_WHY, on_gpu=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "GPU memory QLoRA / full", 0.32, "about",
           ratio_of("cuda_peak_allocated_mb", Side(method="qlora"), FULL,
-                   fallback="peak_rss_over_start_mb", proxy=RSS_PROXY), CPU_WHY),
+                   fallback="peak_rss_over_start_mb", proxy=RSS_PROXY), CPU_WHY, on_gpu=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "training time LoRA / full", 0.43, "about",
           ratio_of("fit_seconds", Side(method="lora"), FULL),
           "time depends on device, model size and early stopping; a small MAE on a CPU spends "
-          "little in the frozen weights' gradients"),
+          "little in the frozen weights' gradients", on_gpu=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "macro-F1 gap full - LoRA (points)", 0.0, "within",
           difference_of("macro_f1", Side(method="lora"), FULL, also=("accuracy", "accuracy gap")),
           "fewer epochs and labels in the twin; the paper's datasets and budget differ",
@@ -496,18 +497,22 @@ def row_for(claim: Claim, suite: str, measured: Measured) -> ClaimRow:
     estimate = measured.estimate
     p = claim.published
     smallest = resolution(claim, measured)
+    devices = _devices(measured.runs)
+    off_gpu = (f"measured on {', '.join(devices)}, the paper on a GPU"
+               if claim.on_gpu and any(not d.startswith("cuda") for d in devices) else "")
     return ClaimRow(
         paper=claim.paper, suite=suite, claim=claim.claim, variant=measured.variant,
         published=_published_text(claim), measured=_text(claim, estimate.value),
         interval=_interval_text(estimate, lambda v: _text(claim, v)),
         ratio=None if isinstance(p, tuple) or not p else estimate.value / p,
-        device=", ".join(_devices(measured.runs)), runs=len(measured.runs),
+        device=", ".join(devices), runs=len(measured.runs),
         n_units=estimate.n, seeds=measured.seeds,
         resolution="" if smallest is None else _text(claim, smallest),
         verdict=chosen, reason=reason,
         agrees={"agrees": True, "contradicts": False}.get(chosen),
         why=claim.why, note=measured.note,  # an unreliable figure is the verdict's reason
-        proxy="; ".join(t for t in (claim.proxy, measured.proxy) if t), also=measured.also,
+        proxy="; ".join(t for t in (claim.proxy, measured.proxy, off_gpu) if t),
+        also=measured.also,
         values={"published": p, "measured": estimate.value, "ci_low": estimate.ci_low,
                 "ci_high": estimate.ci_high, "resolution": smallest,
                 "one_window": measured.one_window},
