@@ -308,13 +308,17 @@ def speedup(side: Side, reference: str = "full") -> Measure:
                 continue
             estimate = statistics.geometric_estimate(seconds)
             parts = []
-            for name, label in (("speedup_steps_to_target", "steps"),
-                                ("speedup_macs_to_target", "MACs")):
+            for name, cost, label in (
+                    ("speedup_steps_to_target", "steps_to_common_target", "steps"),
+                    ("speedup_macs_to_target", "macs_to_common_target", "MACs")):
                 ratios = [math.exp(v) for v in per_unit[name].means.values()]
                 if ratios:
                     est = statistics.geometric_estimate(ratios)
+                    costs = pairing.unit_values(scored, lambda r, c=cost: found[r.run_id][c])
+                    typical = sum(costs.means.values()) / costs.n if costs.n else None
+                    spent = f" ({typical:.3g} {label} to target)" if typical else ""
                     parts.append(f"{label} {est.value:.2f}x "
-                                 f"{_interval_text(est, lambda v: f'{v:.2f}')}".strip())
+                                 f"{_interval_text(est, lambda v: f'{v:.2f}')}{spent}".strip())
             missed = sum(1 for r in scored if found[r.run_id]["reached"] == 0.0)
             note = f"{missed} of {len(scored)} runs never reached the target" if missed else ""
             flagged = pairing.unit_values(
