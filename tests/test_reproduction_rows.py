@@ -113,7 +113,7 @@ def test_speedup_rows_give_steps_and_macs_and_flag_noisy_seconds(lora_edge_store
     rows = rows_of(db, "speed-up to the common target vs full")
     assert len(rows) == 4
     for row in rows.values():
-        assert "steps" in row.also and "MACs" in row.also
+        assert "steps to target" in row.also and "MACs to target" in row.also
         # report_store curves: 1 s epochs, full reaches 0.95 x its best at epoch 6, so the
         # seconds are reliable; lora_edge with the same curve shape reaches it at epoch 6 too
         assert row.n_units == 6
