@@ -234,6 +234,7 @@ def _execute(
         **trainable_shares(base_counts, adapted_counts),
         "trainable_params_no_head": adapted_counts["trainable_no_head"],
         "macs": base_counts["macs"],
+        "train_forward_macs": adapted_counts["macs"],  # the model as trained (time-to-target)
         "merged_params": merged_counts["params"],
         "merged_macs": merged_counts["macs"],
         "setup_seconds": setup_seconds,

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS curves (
     run_id VARCHAR, stage VARCHAR, epoch INTEGER, train_loss DOUBLE, val_loss DOUBLE,
     val_f1 DOUBLE, lr DOUBLE, seconds DOUBLE, PRIMARY KEY (run_id, stage, epoch)
 );
+ALTER TABLE curves ADD COLUMN IF NOT EXISTS steps DOUBLE;  -- optimiser steps of the epoch
+ALTER TABLE curves ADD COLUMN IF NOT EXISTS samples DOUBLE;  -- windows seen in the epoch
 CREATE TABLE IF NOT EXISTS details (
     run_id VARCHAR PRIMARY KEY, classes JSON, per_class_f1 JSON, confusion JSON, extra JSON
 );
@@ -284,7 +286,9 @@ class Store:
             if result.curves:
                 columns = list(zip(*(_curve_row(r) for r in result.curves)))
                 con.execute(
-                    "INSERT INTO curves SELECT ?, unnest(?::VARCHAR[]), unnest(?::INTEGER[]), "
+                    "INSERT INTO curves (run_id, stage, epoch, train_loss, val_loss, val_f1, lr, "
+                    "seconds, steps, samples) SELECT ?, unnest(?::VARCHAR[]), "
+                    "unnest(?::INTEGER[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), "
                     "unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), "
                     "unnest(?::DOUBLE[]), unnest(?::DOUBLE[])",
                     [result.run_id, *(list(c) for c in columns)],
@@ -326,8 +330,9 @@ class Store:
 
 
 def _curve_row(row: dict[str, Any]) -> tuple[Any, ...]:
-    """(stage, epoch, train_loss, val_loss, val_f1, lr, seconds) of one curve row."""
-    numbers = [row.get(k) for k in ("train_loss", "val_loss", "val_f1", "lr", "seconds")]
+    """(stage, epoch, train_loss, val_loss, val_f1, lr, seconds, steps, samples) of one row."""
+    numbers = [row.get(k) for k in ("train_loss", "val_loss", "val_f1", "lr", "seconds", "steps",
+                                    "samples")]
     return (
         row.get("stage", "train"),
         int(row["epoch"]),

@@ -144,6 +144,7 @@ def fit(
         order = torch.randperm(n, generator=generator).to(X.device)
         # summed on the device: no host synchronisation inside the epoch
         total_loss = torch.zeros((), dtype=loss_dtype, device=device)
+        steps = samples = 0  # optimiser steps and windows seen (time-to-target in steps, MACs)
         for i in range(0, n, config.batch_size):
             index = order[i : i + config.batch_size]
             if len(index) < 2 and n >= 2:  # a batch of one breaks BatchNorm in train mode
@@ -160,6 +161,7 @@ def fit(
                 scaler.step(optimiser)
                 scaler.update()
             total_loss += loss.detach().to(loss_dtype) * len(index)
+            steps, samples = steps + 1, samples + len(index)
         train_loss = total_loss.item() / max(1, n)
         if not math.isfinite(train_loss):
             raise DivergedError(f"training diverged: loss is {train_loss} at epoch {epoch}")
@@ -172,6 +174,8 @@ def fit(
             "val_f1": val_metrics["macro_f1"],
             "lr": optimiser.param_groups[0]["lr"],
             "seconds": time.perf_counter() - epoch_start,
+            "steps": steps,
+            "samples": samples,
         }
         result.curves.append(row)
         if on_epoch is not None:

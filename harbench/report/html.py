@@ -102,13 +102,13 @@ def reproduction_html(store: Store) -> str:
     rows = reproduction(store)
     if not rows:
         return ""
-    columns = ["paper", "suite", "claim", "published", "measured", "ratio", "device", "runs",
-               "agrees", "why it differs"]
-    texts = [[r.paper, r.suite, r.claim, r.published, r.measured,
-              "-" if r.ratio is None else f"{r.ratio:.2f}", r.device, f"{r.runs:,}",
-              "yes" if r.agrees else "no", "; ".join(t for t in (r.why, r.note) if t)]
+    columns = ["paper", "suite", "claim", "variant", "published", "measured", "interval",
+               "units", "verdict", "proxy", "why it differs"]
+    texts = [[r.paper, r.suite, r.claim, r.variant, r.published, r.measured, r.interval,
+              f"{r.n_units} ({r.seeds})", f"{r.verdict}: {r.reason}", r.proxy,
+              "; ".join(t for t in (r.why, r.note, r.also) if t)]
              for r in rows]
-    numeric = [c in ("published", "measured", "ratio", "runs") for c in columns]
+    numeric = [c in ("published", "measured", "units") for c in columns]
     return "<h2>Reproduction</h2>" + _table(columns, texts, numeric)
 
 
