@@ -40,9 +40,8 @@ class CommandParser(argparse.ArgumentParser):
         hints = []
         for extra in extras:
             if extra.startswith("--"):
-                close = difflib.get_close_matches(extra.split("=")[0], known, n=1, cutoff=0.6)
-                hints += [f"{extra.split('=')[0]} -> {close[0]}"] if close else []
-        return f" (did you mean {', '.join(hints)}?)" if hints else ""
+                hints += difflib.get_close_matches(extra.split("=")[0], known, n=1, cutoff=0.6)
+        return f"; did you mean {' or '.join(hints)}?" if hints else ""
 
     def error(self, message: str) -> Any:
         from harbench.report.terminal import shown

@@ -83,8 +83,8 @@ def complete(parser: argparse.ArgumentParser) -> None:
     for key, sub in commands(parser).items():
         sub.formatter_class = HelpFormatter
         if key in EXAMPLES and not sub.epilog:
-            sub.epilog = "example:\n" + "\n".join(f"  {line}" for line in
-                                                   EXAMPLES[key].splitlines())
+            lines = EXAMPLES[key].splitlines()
+            sub.epilog = ("examples:\n" if len(lines) > 1 else "example:\n") + "\n".join(f"  {line}" for line in lines)
         for action in sub._actions:
             if action.help is None and action.dest in COMMON_HELP:
                 action.help = COMMON_HELP[action.dest]

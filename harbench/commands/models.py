@@ -13,7 +13,7 @@ from rich.text import Text
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
-from harbench.report.terminal import as_text, print_fitted
+from harbench.report.terminal import as_text, fits, print_fitted
 from harbench.report.terminal import console as make_console
 
 if TYPE_CHECKING:
@@ -166,9 +166,24 @@ def _print_counts(console: Console, models: list[str], shapes: list[Shape], coun
         if shape.demo:
             label.append(" (demo)", style="dim")
         rows.append([label, f"{shape.channels} x {shape.window} -> {shape.classes}", *cells])
-    return print_fitted(console, headers, rows, numeric=[False] + [True] * (len(headers) - 1),
-                        title="parameters / MACs for one window (convs, linears, attention "
-                        "matmuls, recurrent cells; element-wise work not counted)")
+    title = ("parameters / MACs for one window (convs, linears, attention matmuls, recurrent "
+             "cells; element-wise work not counted)")
+    numeric = [False] + [True] * (len(headers) - 1)
+    if fits(console, headers, rows, numeric):
+        return print_fitted(console, headers, rows, numeric=numeric, title=title)
+    # too wide for this terminal with one column per model: one row per (dataset, model)
+    long = [[row[0], row[1], name, *_split(row[2 + i])] for row in rows
+            for i, name in enumerate(models)]
+    return print_fitted(console, ["dataset", "C x T -> K", "model", "params", "MACs"], long,
+                        numeric=[False, False, False, True, True], title=title)
+
+
+def _split(cell: str | Text) -> list[str | Text]:
+    """'7.48k / 500k' -> ['7.48k', '500k']; a refusal stays one dim 'n/a' in each."""
+    if isinstance(cell, Text):
+        return [cell, cell]
+    params, _, macs = cell.partition(" / ")
+    return [params, macs]
 
 
 def cmd_models(args: argparse.Namespace) -> int:

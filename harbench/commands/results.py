@@ -208,9 +208,9 @@ def cmd_query(args: argparse.Namespace) -> int:
         sys.stdout.write(delimited(columns, rows, fmt))
         return 0
     texts = [[fmt_number(c, v) for c, v in zip(columns, row)] for row in rows]
-    numeric = [c.endswith("_id") or all(isinstance(r[i], (int, float)) for r in rows)
-               for i, c in enumerate(columns)]
-    print_fitted(console, columns, texts, numeric=numeric)
+    numeric = [all(isinstance(r[i], (int, float)) for r in rows) for i in range(len(columns))]
+    print_fitted(console, columns, texts, numeric=numeric,
+                 whole=[c for c in columns if c.endswith("_id")])  # ids never wrap
     return 0
 
 
@@ -296,10 +296,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     console = make_console()
 
-    def pairs(title: str, items: list[tuple[str, str]], headers=("field", "value")) -> None:
+    def pairs(title: str, items: list[tuple[str, str]], headers=("field", "value"),
+              numbers: bool = False) -> None:
         if items:
-            print_fitted(console, list(headers), [list(i) for i in items], numeric=[False, False],
-                         title=title)
+            print_fitted(console, list(headers), [list(i) for i in items],
+                         numeric=[False, numbers], title=title)
 
     nested = ("config", "plugins", "metrics", "curves", "details", "suites")
     fields = [k for k in SHOWN_FIRST if k in record] + sorted(
@@ -312,7 +313,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     pairs("plugins", [(k, _detail_text(v)) for k, v in flatten(record["plugins"] or {}).items()],
           ("plugin", "version"))
     pairs("metrics", [(k, fmt_number(k, v)) for k, v in record["metrics"].items()],
-          ("metric", "value"))
+          ("metric", "value"), numbers=True)
     details = dict(record["details"] or {})
     classes = details.pop("classes", None) or []
     per_class = details.pop("per_class_f1", None) or []

@@ -60,9 +60,11 @@ def _print_runs(console: Console, args: argparse.Namespace) -> int:
         for i, spec in enumerate(loaded.specs, 1)
     ]
     # numbers and run ids are never wrapped or cut; names wrap on a narrow terminal
-    numeric = [h in ("#", "fold", "seed", "run_id", "stored") for h in headers]
-    print_fitted(console, headers, rows, numeric=numeric, title=f"{loaded.name}: "
-                 f"{len(loaded.specs)} runs", constant=("dataset", "protocol", "fold", "seed"))
+    numeric = [h in ("#", "fold", "seed") for h in headers]
+    print_fitted(console, headers, rows, numeric=numeric, whole=("run_id", "stored"),
+                 title=f"{loaded.name}: {len(loaded.specs)} runs",
+                 constant=("dataset", "protocol", "fold", "seed"), droppable=("#",),
+                 split_by=("dataset", "protocol"))
     console.print(
         f"{len(loaded.specs)} runs, {len(stored)} already stored, "
         f"{len(loaded.specs) - len(stored)} to run"

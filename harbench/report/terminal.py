@@ -97,18 +97,22 @@ def fit_table(
     droppable: Sequence[str] = (),
     title: str | None = None,
     show_header: bool = True,
+    whole: Sequence[str] = (),
 ) -> tuple[Table, list[str]]:
     """A rich Table of ``rows`` that fits ``console.width``; returns it and the dropped headers.
 
     Numeric columns (and ids: anything marked numeric) keep their full width, never cut; text
     columns wrap down to a minimum; when that is still too wide, the ``droppable`` headers go,
-    last first. Piped output (not a terminal) is never wrapped. A cell is plain text (shown as
-    it reads) or a rich Text (its style kept).
+    last first; the ``whole`` text columns (ids) are never wrapped either, but read left to right.
+    Piped output (not a terminal) is never wrapped. A cell is plain text (shown as it reads) or
+    a rich Text (its style kept).
     """
     if not console.is_terminal:
         console.width = PIPE_WIDTH
     width = console.width
     keep = list(range(len(headers)))
+
+    numeric = [n or h in whole for n, h in zip(numeric, headers)]
 
     def natural(i: int) -> int:
         return max([_width(headers[i])] + [_width(r[i]) for r in rows])
@@ -129,7 +133,8 @@ def fit_table(
     for i in keep:
         header = as_text(headers[i])
         if numeric[i]:
-            table.add_column(header, justify="right", no_wrap=True, min_width=natural(i))
+            table.add_column(header, justify="left" if headers[i] in whole else "right",
+                             no_wrap=True, min_width=natural(i))
         else:
             table.add_column(header, overflow="fold", min_width=min(natural(i), NAME_MIN_WIDTH))
     for row in rows:
@@ -147,11 +152,15 @@ def print_fitted(
     title: str | None = None,
     constant: Sequence[str] = (),
     show_header: bool = True,
+    whole: Sequence[str] = (),
+    split_by: Sequence[str] = (),
 ) -> list[str]:
     """Print ``rows`` as a table that fits, else as one 'header: value' block per row.
 
     On a terminal, the ``constant`` headers whose value is the same on every row leave the table
-    for its title (``fold 0``). Returns the headers left out of the table to make it fit.
+    for its title (``fold 0``); a table still too wide becomes one table per value of the
+    ``split_by`` headers (named in each title) before it falls back to blocks. Returns the
+    headers left out of the table to make it fit.
     """
     if console.is_terminal and len(rows) > 1:
         same = [h for h in constant if h in headers
@@ -164,10 +173,25 @@ def print_fitted(
             numeric = [numeric[i] for i in keep_at]
             rows = [[r[i] for i in keep_at] for r in rows]
     keep = [i for i, h in enumerate(headers) if h not in droppable]
-    if fits(console, [headers[i] for i in keep], [[r[i] for i in keep] for r in rows],
-            [numeric[i] for i in keep]):
+    fitting = fits(console, [headers[i] for i in keep], [[r[i] for i in keep] for r in rows],
+                   [numeric[i] or headers[i] in whole for i in keep])
+    split = [headers.index(h) for h in split_by if h in headers]
+    if not fitting and split:
+        rest = [i for i in range(len(headers)) if i not in split]
+        groups: dict[tuple[str, ...], list[Sequence[Cell]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(_plain(row[i]) for i in split), []).append(row)
+        dropped: list[str] = []
+        for values, members in groups.items():
+            named = ", ".join(f"{headers[i]} {v}" for i, v in zip(split, values))
+            dropped += print_fitted(
+                console, [headers[i] for i in rest], [[r[i] for i in rest] for r in members],
+                numeric=[numeric[i] for i in rest], droppable=droppable, whole=whole,
+                title=f"{title} · {named}" if title else named, show_header=show_header)
+        return list(dict.fromkeys(dropped))
+    if fitting:
         table, dropped = fit_table(console, headers, rows, numeric=numeric, droppable=droppable,
-                                   title=title, show_header=show_header)
+                                   title=title, show_header=show_header, whole=whole)
         console.print(table)
         return dropped
     if title:
