@@ -58,13 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="harbench",
         description="Benchmark how to adapt HAR models to new people, devices and datasets.",
-        epilog="example:\n  harbench run suites/quick.yaml\n  harbench leaderboard\n"
+        epilog="examples:\n  harbench run suites/quick.yaml\n  harbench leaderboard\n"
                "  harbench COMMAND --help",
         top=True,
     )
     parser.add_argument("--version", action="version", version=f"harbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                       parser_class=CommandParser)
+                                       parser_class=CommandParser,
+                                       help="what to do (each has its own --help)")
     for name in COMMAND_MODULES:
         import_module(f"harbench.commands.{name}").add_parsers(subparsers)
     complete(parser)

@@ -30,7 +30,8 @@ def add_parsers(subparsers: Any) -> None:
         "data", help="list, describe, fetch, verify and prepare datasets"
     )
     parser.set_defaults(handler=lambda args: _usage(parser))
-    verbs = parser.add_subparsers(dest="data_command", metavar="COMMAND")
+    verbs = parser.add_subparsers(dest="data_command", metavar="COMMAND",
+                                  help="what to do (each has its own --help)")
 
     p = verbs.add_parser("list", parents=[common], help="every registered dataset")
     p.add_argument("--format", choices=("table", "json"), default="table",

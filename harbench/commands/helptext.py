@@ -84,7 +84,8 @@ def complete(parser: argparse.ArgumentParser) -> None:
         sub.formatter_class = HelpFormatter
         if key in EXAMPLES and not sub.epilog:
             lines = EXAMPLES[key].splitlines()
-            sub.epilog = ("examples:\n" if len(lines) > 1 else "example:\n") + "\n".join(f"  {line}" for line in lines)
+            head = "examples:" if len(lines) > 1 else "example:"
+            sub.epilog = "\n".join([head, *(f"  {line}" for line in lines)])
         for action in sub._actions:
             if action.help is None and action.dest in COMMON_HELP:
                 action.help = COMMON_HELP[action.dest]

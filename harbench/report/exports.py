@@ -40,10 +40,10 @@ def failures(store: Store, suite: str | None = None) -> list[tuple]:
 
 def flat(store: Store, suite: str | None = None) -> tuple[list[str], list[tuple]]:
     """One row per run with every metric as a column."""
-    where, params = suite_filter(suite)
-    return store.query(
-        f"{_flat_sql(store)} WHERE true {where} ORDER BY r.dataset, r.run_id", params
-    )
+    # the PIVOT expands into several statements, which take no parameters: the name is quoted
+    where = (f" AND r.run_id IN (SELECT run_id FROM suite_runs WHERE suite = {_quote(suite)})"
+             if suite else "")
+    return store.query(f"{_flat_sql(store)} WHERE true {where} ORDER BY r.dataset, r.run_id")
 
 
 def _flat_sql(store: Store) -> str:
