@@ -72,11 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _escape_warnings() -> None:
+    """Warnings (a plugin that fails to load, ...) name things from outside: their control
+    characters are shown escaped, like every other printed text."""
+    from harbench.report.terminal import shown
+
+    original = warnings.formatwarning
+    if getattr(original, "escapes", False):
+        return
+
+    def formatwarning(message: Any, category: Any, filename: str, lineno: int,
+                      line: str | None = None) -> str:
+        return shown(original(message, category, filename, lineno, line))
+
+    formatwarning.escapes = True  # type: ignore[attr-defined]
+    warnings.formatwarning = formatwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 for bad input, 1 when a run failed)."""
     from harbench.report.terminal import shown
 
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    _escape_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

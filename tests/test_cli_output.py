@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 from collections import Counter
 from pathlib import Path
 
@@ -179,7 +180,6 @@ matrix:
 def _piped(commands: list[str], tmp_path) -> list[str]:
     """`harbench ARGS | cat` for each ARGS, at once, in a shell with a narrow COLUMNS: what a
     script reads."""
-    import shlex
     import subprocess
     import sys
 
@@ -364,3 +364,6 @@ def test_every_option_has_help_and_every_command_an_example():
         assert f"harbench {key}" in sub.format_help(), key
         missing = [a.dest for a in sub._actions if not a.help]
         assert not missing, (key, missing)
+        for line in sub.epilog.splitlines()[1:]:  # every example parses
+            words = shlex.split(line.split(" | ")[0].split(" > ")[0])
+            assert words[0] == "harbench" and parser.parse_args(words[1:]).handler, line

@@ -49,7 +49,7 @@ EXAMPLES = {
             "harbench data verify pamap2",
     "data list": "harbench data list --format json",
     "data info": "harbench data info pamap2",
-    "data fetch": "harbench data fetch uci_har",
+    "data fetch": "harbench data fetch uci",
     "data verify": "harbench data verify pamap2 --subjects 101,102 --allow-partial",
     "data prepare": "harbench data prepare pamap2 --seconds 2.56 --step 1.28",
     "new-plugin": "harbench new-plugin mylab -o ../harbench-mylab",

@@ -165,3 +165,13 @@ def test_running_a_suite_named_with_markup_stores_its_run(tmp_path, capsys):
         assert "[/x]: 1 ok, 0 failed" in out and "(suite [/x])" in out
         with Store(db, read_only=True) as store:
             assert store.query("SELECT status FROM runs")[1] == [("ok",)]
+
+
+def test_warnings_show_control_characters_escaped():
+    import warnings
+
+    from harbench.cli import _escape_warnings
+
+    _escape_warnings()
+    text = warnings.formatwarning(f"plugin {CLEAR}bad failed", UserWarning, "x.py", 1, "")
+    assert ESC not in text and "plugin \\x1b[2Jbad failed" in text
