@@ -352,6 +352,15 @@ def test_typos_get_a_suggestion_in_the_right_usage(capsys):
     assert "Did you mean 'pamap2'" in capsys.readouterr().err
 
 
+def test_plot_names_the_stored_dataset_method_or_metric_a_typo_meant(demo, tmp_path, capsys):
+    for option, typo, meant in (("--dataset", "pamap", "pamap2"), ("--method", "lora(r=9)",
+                                "lora(r=8)"), ("--metric", "macro_f", "macro_f1")):
+        assert main(["plot", "pareto", "--db", str(demo), option, typo,
+                     "-o", str(tmp_path / "p")]) == 2
+        assert f"did you mean {meant!r}?" in capsys.readouterr().err
+    assert not (tmp_path / "p.png").exists()
+
+
 def test_every_option_has_help_and_every_command_an_example():
     from harbench.cli import build_parser
     from harbench.commands.helptext import commands

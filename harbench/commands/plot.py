@@ -51,12 +51,14 @@ def options_for(args: argparse.Namespace) -> dict:
 def cmd_plot(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from harbench.commands.suggest import check_stored
     from harbench.report import plots
 
     stem = Path(args.output) if args.output else Path("results") / "plots" / args.kind
     if stem.suffix in (".png", ".svg"):
         stem = stem.with_suffix("")
     with Store(args.db, read_only=True) as store:
+        check_stored(store, dataset=args.dataset, method=args.method, metric=args.metric)
         figure = plots.figure(args.kind, store, args.suite, **options_for(args))
     paths = plots.save(figure, stem)
     Console(highlight=False).print("wrote " + ", ".join(str(p) for p in paths))
