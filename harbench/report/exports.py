@@ -113,8 +113,13 @@ def _write_parquet(columns: list[str], rows: list[list], output: Path) -> None:
     try:
         with duckdb.connect() as con:
             if rows:
-                source = (f"read_json({_quote(str(staging))}, format = 'newline_delimited', "
-                          "sample_size = -1)")
+                read = (f"read_json({_quote(str(staging))}, format = 'newline_delimited', "
+                        "sample_size = -1)")
+                types = con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()
+                # a key no run sets a value for is typed NULL, which not every reader takes
+                source = "(SELECT " + ", ".join(
+                    f"{_ident(name)}::VARCHAR AS {_ident(name)}" if kind == '"NULL"'
+                    else _ident(name) for name, kind, *_ in types) + f" FROM {read})"
             else:
                 source = "(SELECT " + ", ".join(f"NULL::VARCHAR AS {_ident(c)}" for c in columns) \
                     + " LIMIT 0)"
