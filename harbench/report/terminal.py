@@ -38,9 +38,10 @@ def _escape_control(match: re.Match) -> str:
 
 def shown(value: Any, *, newlines: bool = True) -> str:
     """``value`` as text that is safe to print: ESC, CR, tabs and other control characters (and
-    bidirectional overrides) written as escapes (``\\x1b``); newlines kept unless ``newlines``
-    is False (then ``\\n``)."""
+    bidirectional overrides) written as escapes (``\\x1b``); newlines (and CR LF) kept as line
+    ends unless ``newlines`` is False (then ``\\n``)."""
     text = "" if value is None else str(value)
+    text = text.replace("\r\n", "\n")  # a Windows line end is a line end
     if not newlines:
         text = text.replace("\n", "\\n")
     return CONTROL.sub(_escape_control, text)

@@ -59,7 +59,7 @@ def hostile(tmp_path_factory):
 
 def test_shown_writes_control_characters_as_escapes():
     assert shown(f"a{CLEAR}b\r\x07\u202ec\td\ne") == "a\\x1b[2Jb\\x0d\\x07\\u202ec\\td\ne"
-    assert shown("a\nb", newlines=False) == "a\\nb"
+    assert shown("a\r\nb", newlines=False) == "a\\nb" and shown("a\r\nb") == "a\nb"
     buffer = io.StringIO()
     Console(file=buffer, width=80).print(f"[bold]{escaped('[/x] [red]')}[/]")
     assert buffer.getvalue() == "[/x] [red]\n"
