@@ -283,6 +283,27 @@ def _lr(value: Any) -> str:
     return "-" if value is None else f"{value:.3g}"
 
 
+def _print_per_class(console: Console, classes: list, per_class: list, confusion: list) -> None:
+    """F1, support and the confusion row of each class; the predicted columns are named by class,
+    or by number where the names do not fit the terminal."""
+    from harbench.report.formatting import fmt_number
+    from harbench.report.terminal import fits, print_fitted
+
+    rows = []
+    for i, name in enumerate(classes):
+        counts = list(confusion[i]) if i < len(confusion) else []
+        rows.append([str(i), name, fmt_number("f1", per_class[i]) if i < len(per_class) else "-",
+                     fmt_number("n", sum(counts)) if counts else "-",
+                     *[fmt_number("n", v) for v in counts]])
+        rows[-1] += ["-"] * (4 + len(classes) - len(rows[-1]))
+    numeric = [True, False] + [True] * (2 + len(classes))
+    headers = ["#", "class", "F1", "support", *[f"→{c}" for c in classes]]
+    if not fits(console, headers, rows, numeric):
+        headers = headers[:4] + [f"→{i}" for i in range(len(classes))]
+    print_fitted(console, headers, rows, numeric=numeric,
+                 title="per class on the test subjects (rows: true class; →: predicted as)")
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     from harbench.report.formatting import fmt_number
     from harbench.report.runs import flatten
@@ -320,16 +341,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     confusion = details.pop("confusion", None) or []
     pairs("details", [(k, _detail_text(v)) for k, v in details.items()])
     if classes:
-        headers = ["class", "F1", "support", *[f"→{c}" for c in classes]]
-        rows = []
-        for i, name in enumerate(classes):
-            counts = confusion[i] if i < len(confusion) else []
-            rows.append([name, fmt_number("f1", per_class[i]) if i < len(per_class) else "-",
-                         fmt_number("n", sum(counts)) if counts else "-",
-                         *[fmt_number("n", v) for v in counts]])
-            rows[-1] += ["-"] * (len(headers) - len(rows[-1]))
-        print_fitted(console, headers, rows, numeric=[False] + [True] * (len(headers) - 1),
-                     title="per class on the test subjects (rows: true class, →: predicted)")
+        _print_per_class(console, classes, per_class, confusion)
     if record["curves"]:
         names = ["stage", "epoch", "train_loss", "val_loss", "val_f1", "lr", "seconds"]
         rows = [[str(row["stage"]), *[_lr(row.get(n)) if n == "lr" else fmt_number(n, row.get(n))
