@@ -175,3 +175,26 @@ def test_warnings_show_control_characters_escaped():
     _escape_warnings()
     text = warnings.formatwarning(f"plugin {CLEAR}bad failed", UserWarning, "x.py", 1, "")
     assert ESC not in text and "plugin \\x1b[2Jbad failed" in text
+
+
+def test_progress_lines_print_hostile_names_and_errors_as_text():
+    from harbench import events as ev
+    from harbench.commands.progress import ProgressView
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=100, color_system=None)
+    with ProgressView(console) as view:
+        view(ev.SuiteStarted("[/x]", 2, 2, 0, 1, "local", 1, "/tmp/[/db]"))
+        view(ev.DatasetSkipped("[/d]", f"missing {CLEAR}"))
+        view(ev.StageStarted("k", "[/stage]"))
+        view(ev.StageFinished("k", "[/stage]", "failed", 1.0, "[/e]"))
+        view(ev.RunStarted("r1", f"{CLEAR}[/run]", 3))
+        view(ev.RunFinished("r1", f"{CLEAR}[/run]", "failed", None, 1.0, "[bold]boom", 1, 2))
+        view(ev.RunStarted("r2", "[red]ok", 3))
+        view(ev.RunFinished("r2", "[red]ok", "ok", 0.5, 1.0, "", 2, 2))
+    text = out.getvalue()
+    for expected in ("[/x]: 2 to run", "/tmp/[/db]", "skipping dataset [/d]: missing \\x1b[2J",
+                     "stage FAILED [/stage]: [/e]", "FAILED \\x1b[2J[/run]: [bold]boom",
+                     "[2/2] ok     [red]ok  macro-F1 0.500"):
+        assert expected in text, expected
+    assert CLEAR not in text
