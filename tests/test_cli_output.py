@@ -376,3 +376,10 @@ def test_every_option_has_help_and_every_command_an_example():
         for line in sub.epilog.splitlines()[1:]:  # every example parses
             words = shlex.split(line.split(" | ")[0].split(" > ")[0])
             assert words[0] == "harbench" and parser.parse_args(words[1:]).handler, line
+
+
+def test_piped_titles_and_facts_are_single_lines(capsys):
+    assert main(["data", "info", "synthetic"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "synthetic: Synthetic sinusoids (deterministic, for tests)"
+    assert any(re.search(r"│ protocol +│ name=subject_groups, groups=3 +│", x) for x in lines)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -99,8 +99,9 @@ def fit_table(
     title: str | None = None,
     show_header: bool = True,
     whole: Sequence[str] = (),
-) -> tuple[Table, list[str]]:
-    """A rich Table of ``rows`` that fits ``console.width``; returns it and the dropped headers.
+) -> tuple[RenderableType, list[str]]:
+    """A rich Table of ``rows`` that fits ``console.width`` (under its title, which is a line of
+    its own, never wrapped to the table's width); returns it and the dropped headers.
 
     Numeric columns (and ids: anything marked numeric) keep their full width, never cut; text
     columns wrap down to a minimum; when that is still too wide, the ``droppable`` headers go,
@@ -129,8 +130,7 @@ def fit_table(
         if name in headers and headers.index(name) in keep:
             keep.remove(headers.index(name))
             dropped.append(name)
-    table = Table(title=as_text(title) if title else None, title_justify="left",
-                  show_header=show_header)
+    table = Table(show_header=show_header)
     for i in keep:
         header = as_text(headers[i])
         if numeric[i]:
@@ -140,7 +140,7 @@ def fit_table(
             table.add_column(header, overflow="fold", min_width=min(natural(i), NAME_MIN_WIDTH))
     for row in rows:
         table.add_row(*[_cell(row[i]) for i in keep])
-    return table, dropped
+    return (Group(as_text(title, "italic"), table) if title else table), dropped
 
 
 def print_fitted(
