@@ -31,9 +31,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=cmd_run)
 
     validate = subparsers.add_parser("validate", help="check a suite and print its runs")
-    validate.add_argument("suite")
+    validate.add_argument("suite", help="suite YAML file")
     validate.add_argument("--db", help="DuckDB file, to mark runs already stored")
-    validate.add_argument("--format", choices=("table", "json"), default="table")
+    validate.add_argument("--format", choices=("table", "json"), default="table",
+                          help="table (default) or json: every run with its full run id")
     validate.set_defaults(handler=cmd_validate)
 
 
@@ -50,24 +51,20 @@ def _print_runs(console: Console, args: argparse.Namespace) -> int:
                 for spec in loaded.specs]
         print(json.dumps({"suite": loaded.name, "runs": runs}, indent=2))
         return 0
-    from rich.table import Table
+    from harbench.report.terminal import print_fitted
 
-    table = Table(title=f"{loaded.name}: {len(loaded.specs)} runs", title_justify="left")
-    for col in ("#", "dataset", "model", "method", "protocol", "fold", "seed", "run_id", "stored"):
-        table.add_column(col, overflow="fold")  # wrap, never cut a run id with an ellipsis
-    for i, spec in enumerate(loaded.specs, 1):
-        table.add_row(
-            str(i),
-            spec.dataset,
-            spec.model_label,
-            spec.method_label,
-            spec.protocol.get("name", ""),
-            str(spec.fold),
-            str(spec.seed),
-            spec.run_id,
-            "yes" if spec.run_id in stored else "",
-        )
-    console.print(table)
+    headers = ["#", "dataset", "model", "method", "protocol", "fold", "seed", "run_id", "stored"]
+    rows = [
+        [str(i), spec.dataset, spec.model_label, spec.method_label, spec.protocol.get("name", ""),
+         str(spec.fold), str(spec.seed), spec.run_id, "yes" if spec.run_id in stored else ""]
+        for i, spec in enumerate(loaded.specs, 1)
+    ]
+    # numbers and run ids are never wrapped or cut; names wrap on a narrow terminal
+    numeric = [h in ("#", "fold", "seed") for h in headers]
+    print_fitted(console, headers, rows, numeric=numeric, whole=("run_id", "stored"),
+                 title=f"{loaded.name}: {len(loaded.specs)} runs",
+                 constant=("dataset", "protocol", "fold", "seed"), droppable=("#",),
+                 split_by=("dataset", "protocol"))
     console.print(
         f"{len(loaded.specs)} runs, {len(stored)} already stored, "
         f"{len(loaded.specs) - len(stored)} to run"
@@ -76,9 +73,9 @@ def _print_runs(console: Console, args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from harbench.report.terminal import console
 
-    return _print_runs(Console(), args)
+    return _print_runs(console(), args)
 
 
 def executor_options(pairs: list[str]) -> dict[str, Any]:
@@ -95,13 +92,13 @@ def executor_options(pairs: list[str]) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from harbench import coordinator
     from harbench.commands.progress import ProgressView
     from harbench.commands.results import print_leaderboard
+    from harbench.report.terminal import console as make_console
+    from harbench.report.terminal import escaped
 
-    console = Console()
+    console = make_console()
     if args.dry_run:
         return _print_runs(console, args)
     with ProgressView(console) as view:
@@ -115,11 +112,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             sink=view,
         )
     console.print(
-        f"{summary.suite}: {summary.ok} ok, {summary.failed} failed, {summary.skipped} already "
-        f"stored (of {summary.total})"
+        f"{escaped(summary.suite)}: {summary.ok} ok, {summary.failed} failed, "
+        f"{summary.skipped} already stored (of {summary.total})"
     )
     if not args.no_leaderboard and summary.total:
         print_leaderboard(console, db=summary.db, suite=summary.suite)
     for what, error in summary.failures:
-        console.print(f"[red]failed[/] {what}: {error}", markup=True)
+        console.print(f"[red]failed[/] {escaped(what)}: {escaped(error)}")
     return summary.exit_code
