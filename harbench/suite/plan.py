@@ -23,6 +23,7 @@ from harbench.suite.axes import (
     entry_key,
     resolve_entry,
 )
+from harbench.suite.backbone import check_backbone, check_builds
 from harbench.suite.located import Key, Where
 from harbench.suite.rules import Rule, matches
 
@@ -131,6 +132,11 @@ def _spec(
         checked_settings, where, training_key, cfg.training, TrainingSettings, cfg.training_src
     )
     window = memo(checked_settings, where, window_key, cfg.window, WindowSettings, cfg.window_src)
+    window_values = window.to_dict()
+    memo(check_builds, where, ds.name, model, model_params, window_values,
+         cfg.window_src.get("seconds", window_key))
+    memo(check_backbone, where, ds.name, model, method, model_params, method_params,
+         window_values)
     return RunSpec(
         dataset=ds.name,
         model=model.name,

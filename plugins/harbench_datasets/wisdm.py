@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import math
+
+from harbench.data.parsing import FLOAT32_MAX
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +101,7 @@ def parse_record(text: str) -> tuple[tuple[int, int, int, float, float, float] |
         values = (int(user), ACTIVITIES.index(activity), int(stamp), *map(float, axes))
     except ValueError:
         return None, "non-numeric field", False
-    if not all(math.isfinite(v) for v in values[3:]):
+    if not all(abs(v) <= FLOAT32_MAX for v in values[3:]):  # NaN, inf, or inf in float32
         return None, "non-finite acceleration", False
     return values, "", repaired
 

@@ -52,6 +52,16 @@ def adapter_layer_names(peft_model: nn.Module) -> list[str]:
     return [n for n, m in base.named_modules() if isinstance(m, BaseTunerLayer)]
 
 
+def _smallest_side(module: Any) -> int | None:
+    """min(inputs, outputs) of a Linear or a convolution's weight matrix (in x kernel / groups)."""
+    weight = getattr(module, "weight", None)
+    if weight is None or getattr(weight, "dim", lambda: 0)() < 2:
+        return None
+    out_side = int(weight.shape[0])
+    in_side = int(weight[0].numel())
+    return min(out_side, in_side)
+
+
 class PeftMethod(Method):
     """A method peft implements: subclasses give the layer support and the peft config."""
 
@@ -86,6 +96,33 @@ class PeftMethod(Method):
     ) -> nn.Module:
         """Change the frozen backbone before peft wraps it (QLoRA quantises here)."""
         return model
+
+    rank_key: ClassVar[str | None] = "r"  # the parameter bounded by the adapted layers' sizes
+
+    def check_backbone(self, model: nn.Module, params: dict[str, Any]) -> str | None:
+        """Why ``params`` cannot adapt ``model`` (checked at validate), or None: the rank must not
+        exceed min(m, n) of every adapted m x n weight (a rank-r update of it has rank at most
+        min(m, n), so such an r adds memory and nothing else in any layer). A rank above some
+        layers' sides but not all is allowed: defaults stay usable on small backbones."""
+        from .common import resolve_targets
+
+        rank = params.get(self.rank_key) if self.rank_key else None
+        if not isinstance(rank, int):
+            return None
+        info = model_info(model)
+        modules = dict(model.named_modules())
+        sides = {name: _smallest_side(modules[name])
+                 for name in resolve_targets(model, info, params["targets"], self.name,
+                                             self.support)}
+        sides = {k: v for k, v in sides.items() if v}
+        if not sides:
+            return None
+        layer = max(sides, key=sides.get)
+        if rank <= sides[layer]:
+            return None
+        return (f"{self.rank_key}={rank} exceeds the rank of every layer it adapts in backbone "
+                f"{info.name!r} (the largest, {layer!r}, allows at most {sides[layer]}); choose "
+                f"{self.rank_key} <= {sides[layer]}")
 
     def attach(self, peft_model: nn.Module, params: dict[str, Any]) -> None:
         """Install what the method needs during training (AdaLoRA's rank allocation)."""
