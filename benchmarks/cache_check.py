@@ -72,7 +72,8 @@ def main() -> None:
         check = best(check_only, args.repeats)
         print(f"windows entry: X.npy {size:.1f} MiB ({args.windows} windows)")
         print(f"  load (mmap + one read of X): {plain * 1000:8.1f} ms")
-        print(f"  load with checksum check:    {checked * 1000:8.1f} ms  ratio {checked / plain:.2f}")
+        print(f"  load with checksum check:    {checked * 1000:8.1f} ms  "
+              f"ratio {checked / plain:.2f}")
         print(f"  the check alone:             {check * 1000:8.1f} ms "
               f"({size / check:.0f} MiB/s)")
 

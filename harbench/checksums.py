@@ -63,7 +63,7 @@ def problems(folder: Path, required: tuple[str, ...] = ()) -> list[str]:
             found.append(f"{path} cannot be read ({exc.strerror or exc})")
             continue
         if actual != sums[name]:
-            found.append(f"{path} does not match its checksum (its bytes changed after it was written)")
+            found.append(f"{path} does not match its checksum (changed after it was written)")
     return found
 
 

@@ -114,7 +114,9 @@ def query_memory() -> str:
     """DuckDB's ``memory_limit`` for ``harbench query``: ``HARBENCH_QUERY_MEMORY``, default 1GB."""
     value = os.environ.get(QUERY_MEMORY_ENV, QUERY_MEMORY).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
-        raise HarbenchError(f"{QUERY_MEMORY_ENV} must be a size such as 512MB or 2GB, got {value!r}")
+        raise HarbenchError(
+            f"{QUERY_MEMORY_ENV} must be a size such as 512MB or 2GB, got {value!r}"
+        )
     return value
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from harbench import plugins
-from harbench.data.parsing import check_recordings
 from harbench.contracts import DatasetPlugin, HarbenchError, Recording
 from harbench.data import cache
 from harbench.data.fingerprint import dataset_fingerprint
 from harbench.data.harmonise import Harmonisation
 from harbench.data.harmonise import apply as harmonise_recordings
 from harbench.data.harmonise import plan as harmonise_plan
+from harbench.data.parsing import check_recordings
 from harbench.data.paths import data_root, dataset_root  # noqa: F401 (re-exported)
 from harbench.data.windows import Windows, make_windows
 

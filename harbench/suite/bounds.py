@@ -15,14 +15,14 @@ from harbench.contracts import HarbenchError
 from harbench.suite.located import Key, SuiteError, Where
 
 MAX_RUNS_ENV = "HARBENCH_MAX_RUNS"
-MAX_RUNS = 5000  # runs one suite may expand to (HARBENCH_MAX_RUNS raises it)
+MAX_RUNS = 10_000  # runs one suite may expand to (HARBENCH_MAX_RUNS raises it)
 # letters and digits of any script, space and a few separators: nothing a terminal or rich
 # interprets (no brackets, no control or escape characters)
 NAME = re.compile(r"[^\W_][\w .,+=:@()/-]{0,119}")
 
 
 def max_runs() -> int:
-    """The most runs one suite may expand to: ``HARBENCH_MAX_RUNS``, default 5000."""
+    """The most runs one suite may expand to: ``HARBENCH_MAX_RUNS``, default 10,000."""
     text = os.environ.get(MAX_RUNS_ENV, str(MAX_RUNS))
     try:
         value = int(text)

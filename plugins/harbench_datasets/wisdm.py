@@ -18,15 +18,13 @@ dataset (51 subjects, UCI 507) and the Actitracker v2.0 release are different da
 from __future__ import annotations
 
 import logging
-import math
-
-from harbench.data.parsing import FLOAT32_MAX
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench.data.parsing import FLOAT32_MAX
 from harbench_datasets.readers import chosen_subjects, keep_subjects
 
 np = lazy.module("numpy")  # imported on first use: registering stays light

@@ -10,7 +10,6 @@ from harbench.suite import SuiteError
 from tests.adversarial.conftest import TINY_SUITE
 
 
-
 def text(name: str = "hostile", methods: str = "full") -> str:
     return TINY_SUITE.format(name=name, methods=methods, seeds="0")
 
@@ -45,11 +44,11 @@ matrix:
 
 def test_a_suite_expanding_past_the_limit_is_refused_with_the_count_and_axes(tmp_path,
                                                                              monkeypatch):
-    body = text().replace("seeds: [0]", "seeds: [" + ", ".join(map(str, range(500))) + "]")
+    body = text().replace("seeds: [0]", "seeds: [" + ", ".join(map(str, range(1000))) + "]")
     body = body.replace("methods: [full]", "methods: [full, linear_probe, bitfit, lora]")
     body = body.replace("folds: [0]", "folds: [0, 1, 2]")
-    message = refused(tmp_path, body, "expands to 6000 runs")
-    assert "methods 4 x seeds 500" in message and "HARBENCH_MAX_RUNS" in message
+    message = refused(tmp_path, body, "expands to 12000 runs")
+    assert "methods 4 x seeds 1000" in message and "HARBENCH_MAX_RUNS" in message
     monkeypatch.setenv("HARBENCH_MAX_RUNS", "100000")
     path = tmp_path / "s.yaml"
     assert suite.load(path).name == "hostile"  # refused by the limit alone
@@ -57,9 +56,9 @@ def test_a_suite_expanding_past_the_limit_is_refused_with_the_count_and_axes(tmp
 
 def test_a_sweep_past_the_limit_is_refused_before_it_is_built(tmp_path):
     sweep = "[" + ", ".join(str(r) for r in range(1, 101)) + "]"
-    alphas = "[" + ", ".join(str(a) for a in range(1, 101)) + "]"
+    alphas = "[" + ", ".join(str(a) for a in range(1, 102)) + "]"
     refused(tmp_path, text(methods=f"{{lora: {{r: {sweep}, alpha: {alphas}}}}}"),
-            r"key 'matrix.methods.0.lora': the sweep has 10000 combinations")
+            r"key 'matrix.methods.0.lora': the sweep has 10100 combinations")
 
 
 def test_a_rank_beyond_the_declared_range_is_refused(tmp_path):
@@ -72,7 +71,7 @@ def test_a_rank_no_adapted_layer_can_hold_is_refused_at_validate(tmp_path):
     body = text(methods="{lora: {r: 100}}").replace("{tinierhar: {filters: 4, hidden: 8}}",
                                                     "{convnet1d: {width: 8}}")
     message = refused(tmp_path, body, r"key 'matrix.methods.0.lora'")
-    assert "r=100 exceeds the rank of every layer" in message and "r <= 8" in message
+    assert "r=100 exceeds every side of every layer" in message and "r <= 40" in message
 
 
 @pytest.mark.parametrize("params, key", [
