@@ -67,10 +67,34 @@ def problems(folder: Path, required: tuple[str, ...] = ()) -> list[str]:
     return found
 
 
+_SOUND: set[tuple] = set()  # stat signatures of entries this process has hashed and found sound
+
+
+def _signature(folder: Path, required: tuple[str, ...]) -> tuple | None:
+    """Identity, size and modification time of each file: any write changes one of them."""
+    parts = []
+    for name in (CHECKSUMS, *required):
+        try:
+            st = os.stat(folder / name)
+        except OSError:
+            return None
+        parts.append((name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+    return (str(folder), *parts)
+
+
 def verified(folder: Path, what: str, required: tuple[str, ...] = ()) -> bool:
-    """True when the entry is sound; else warn naming the bad file(s), discard it, return False."""
+    """True when the entry is sound; else warn naming the bad file(s), discard it, return False.
+
+    An entry is hashed once per process: later reads compare each file's inode, size and
+    modification time with those of the hashed files (a write in place changes the time).
+    """
+    signature = _signature(folder, required)
+    if signature is not None and signature in _SOUND:
+        return True
     found = problems(folder, required)
     if not found:
+        if signature is not None:
+            _SOUND.add(signature)
         return True
     warnings.warn(
         f"{what} cache entry failed its check and is rebuilt, not used: " + "; ".join(found),

@@ -155,9 +155,9 @@ def connect(
 
 def check_sound(path: Path, wait_s: float) -> None:
     """Refuse a damaged store before anything writes to it: the file is opened read-only (DuckDB's
-    own checks) and every table read in full (a store of 10,000 runs reads in well under a
-    second); any failure is a HarbenchError and the file is left as it was, byte for byte. A
-    missing or empty file is a new store."""
+    own checks) and every table read in full (about 0.1 s for a store of 10,000 runs:
+    ``benchmarks/store_check.py``); any failure is a HarbenchError and the file is left as it
+    was, byte for byte. A missing or empty file is a new store."""
     import duckdb
 
     if not path.exists() or path.stat().st_size == 0:
