@@ -23,7 +23,7 @@ class SuiteErrors(SuiteError):
     """Several independent problems of one suite file, reported together."""
 
     def __init__(self, errors: list[SuiteError]):
-        self.errors = list(errors)
+        self.errors = sorted(errors, key=lambda e: getattr(e, "line", None) or 0)  # file order
         lines = [f"{len(self.errors)} problems in the suite:"]
         lines += [f"  {i}. {e}" for i, e in enumerate(self.errors, 1)]
         super().__init__("\n".join(lines))
@@ -80,7 +80,9 @@ class Where:
         line = self.line(key_path)
         key = ".".join(str(k) for k in key_path) or "(top level)"
         at = f"{self.path}, line {line}" if line else str(self.path)
-        return SuiteError(f"{at}, key '{key}': {message}")
+        error = SuiteError(f"{at}, key '{key}': {message}")
+        error.line = line
+        return error
 
     def fail(self, base: Key, exc: HarbenchError, sources: Mapping[str, Key] | None = None):
         """Raise ``exc`` located at ``base`` plus the key path it carries (a ParamError's), or
