@@ -23,7 +23,7 @@ from harbench import events as ev
 from harbench import plugins, spill, suite
 from harbench.contracts import Executor, HarbenchError
 from harbench.settings import ExecutorSettings, ParamError, plugin_params, resolve
-from harbench.store import Store
+from harbench.store import Store, default_db
 from harbench.suitelock import suite_lock
 
 
@@ -197,7 +197,7 @@ def run_suite(
         specs = _drop_missing_datasets(specs, emit)
         if not specs:
             return Summary(loaded.name, 0, 0)
-    with Store(db) as store, suite_lock(store.path, loaded.name):
+    with suite_lock(default_db(db), loaded.name), Store(db) as store:  # lock first: no write
         spill.ingest(store)  # results an earlier suite could not write (the store was locked)
         store.link_suite(loaded.name, [s.run_id for s in specs],
                          yaml_text=Path(path).read_text(), path=str(path))

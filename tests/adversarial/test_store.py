@@ -127,6 +127,7 @@ def test_the_same_suite_started_twice_on_one_store_is_refused(tmp_path):
     with suite_lock(db, "twice"):  # the first `harbench run` of the suite holds it
         with pytest.raises(HarbenchError, match="'twice' is already running"):
             coordinator.run_suite(path, db=db)
+        assert not db.exists()  # refused before the store was opened: nothing written
         other = coordinator.run_suite(tiny_suite(tmp_path, name="other", seeds="1"), db=db)
         assert other.ok == 1  # another suite on the same store is not held up
     assert coordinator.run_suite(path, db=db).ok == 1  # released when the first ends
