@@ -135,3 +135,11 @@ def test_dry_run_makes_every_check_run_makes(tmp_path, capsys, args, match):
     path.write_text(text())
     assert cli.main(["run", str(path), "--dry-run", *args]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_problems_of_different_cells_are_reported_together(tmp_path):
+    body = text(methods="{lora: {r: 100}}").replace(
+        "[{tinierhar: {filters: 4, hidden: 8}}]", "[{mae: {patch: 500}}, {convnet1d: {width: 8}}]")
+    message = refused(tmp_path, body, "2 problems in the suite")
+    assert "key 'matrix.models.0.mae'" in message
+    assert "key 'matrix.methods.0.lora': method 'lora': r=100 exceeds" in message
