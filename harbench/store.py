@@ -3,7 +3,11 @@
 The writer (the coordinator) opens the file only for each short write transaction and closes it in
 between, so ``leaderboard``, ``query``, ``export`` and ``validate`` can read the file while a suite
 runs. Whoever finds the file locked by another process waits and retries (readers up to
-``HARBENCH_DB_WAIT`` seconds, default 60; the writer five times as long), never failing at once.
+``HARBENCH_DB_WAIT`` seconds, default 60; the writer five times as long), never failing at once;
+a result the writer still cannot write is kept beside the store (:mod:`harbench.spill`).
+``harbench query`` connections have a statement timeout and a memory limit
+(``HARBENCH_QUERY_TIMEOUT``, ``HARBENCH_QUERY_MEMORY``). A writer refuses a damaged file before
+writing to it (:func:`check_sound`).
 """
 
 from __future__ import annotations
