@@ -96,3 +96,22 @@ def test_loaded_recordings_beyond_float32_are_refused_and_counted_by_verify():
     stats = fetch._recording_stats(plugins.get("datasets", "synthetic"), recordings)
     assert stats["not_finite_float32"] == 1
     assert any("sample 5, column 2" in p for p in stats["problems"])
+
+
+def test_hapt_raw_files_with_an_overflowing_value_fail_loading_and_verify(data_root, capsys,
+                                                                         monkeypatch):
+    from harbench import cli
+    from harbench.data.load import load_windows
+    from tests.datasets.test_hapt import LABELS, write_raw
+
+    raw = write_raw(data_root, {(1, 1): 600, (2, 2): 300}, LABELS)
+    acc = raw / "acc_exp01_user01.txt"
+    lines = acc.read_text().splitlines()
+    lines[9] = "0.5 1e39 2.5"
+    acc.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HarbenchError, match=r"acc_exp01_user01.txt, line 10, column 2"):
+        load_windows("hapt", use_cache=False)
+    monkeypatch.setenv("COLUMNS", "300")  # the message on one line of the table
+    assert cli.main(["data", "verify", "hapt"]) == 1
+    out = capsys.readouterr().out
+    assert "line 10, column 2" in out and "not finite in float32" in out
