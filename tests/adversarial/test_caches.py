@@ -9,9 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
-from harbench import checksums, cli, suite
+from harbench import checksums, cli, coordinator, suite
 from harbench.data.load import load_windows
 from harbench.runner import run_one
+from harbench.store import Store
 from tests.adversarial.conftest import tiny_suite
 
 MAE_PRETRAIN = """
@@ -34,6 +35,16 @@ def scored(result) -> tuple[float, float]:
     return result.metrics["macro_f1"], result.metrics["test_loss"]
 
 
+def stored_scores(db) -> dict[str, tuple]:
+    """run_id -> (status, macro_f1, test_loss) as the store holds them."""
+    with Store(db, read_only=True) as store:
+        _, rows = store.query(
+            "SELECT r.run_id, r.status, f.value, l.value FROM runs r "
+            "LEFT JOIN metrics f ON f.run_id = r.run_id AND f.name = 'macro_f1' "
+            "LEFT JOIN metrics l ON l.run_id = r.run_id AND l.name = 'test_loss'")
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
 def overwrite_middle(path, fill: bytes = b"\x00") -> None:
     """Change bytes in the middle of ``path`` in place; its size stays the same."""
     data = bytearray(path.read_bytes())
@@ -44,15 +55,20 @@ def overwrite_middle(path, fill: bytes = b"\x00") -> None:
     assert path.stat().st_size == size
 
 
-def test_a_same_size_corrupted_window_cache_warns_rebuilds_and_scores_as_clean(tmp_path,
-                                                                                private_cache):
-    spec = suite.load(tiny_suite(tmp_path)).expand()[0]
-    clean = scored(run_one(spec))
+def test_a_same_size_corrupted_window_cache_warns_rebuilds_and_stores_the_clean_metrics(
+        tmp_path, private_cache):
+    path, db = tiny_suite(tmp_path), tmp_path / "r.duckdb"
+    assert coordinator.run_suite(path, db=db).ok == 1
+    clean = stored_scores(db)
     x_file = next((private_cache / "windows").glob("*/X.npy"))
     overwrite_middle(x_file)
     with pytest.warns(checksums.CacheWarning, match=r"X\.npy does not match its checksum"):
-        again = scored(run_one(spec))
-    assert again == pytest.approx(clean)
+        assert coordinator.run_suite(path, db=db, rerun=True).ok == 1
+    again = stored_scores(db)
+    assert again.keys() == clean.keys()  # the same run ids, stored again
+    assert {k: v[0] for k, v in again.items()} == {k: "ok" for k in clean}
+    for run_id, (_, f1, loss) in again.items():
+        assert (f1, loss) == pytest.approx(clean[run_id][1:])
     rebuilt = next((private_cache / "windows").glob("*/X.npy"))
     assert checksums.problems(rebuilt.parent) == []  # replaced on disk, not only in memory
 
@@ -76,20 +92,25 @@ def test_a_window_entry_without_checksums_is_rebuilt_not_trusted(private_cache):
     assert (next((private_cache / "windows").glob("*/")) / checksums.CHECKSUMS).is_file()
 
 
-def test_a_same_size_corrupted_checkpoint_warns_retrains_and_scores_as_clean(tmp_path,
-                                                                             private_cache):
-    path = tmp_path / "p.yaml"
+def test_a_same_size_corrupted_checkpoint_warns_retrains_and_stores_the_clean_metrics(
+        tmp_path, private_cache):
+    path, db = tmp_path / "p.yaml", tmp_path / "r.duckdb"
     path.write_text(MAE_PRETRAIN)
-    spec = suite.load(path).expand()[0]
-    clean = run_one(spec)
-    first = scored(clean)
+    assert coordinator.run_suite(path, db=db).ok == 1
+    clean = stored_scores(db)
     weights = next((private_cache / "pretrain").glob("*/weights.pt"))
     overwrite_middle(weights, b"\x7f")
     with pytest.warns(checksums.CacheWarning, match=r"weights\.pt does not match its checksum"):
-        again = run_one(spec)
-    assert scored(again) == pytest.approx(first)
-    assert again.metrics.get("pretrain_seconds", 0) > 0  # trained again, not loaded
-    assert checksums.problems(weights.parent) == []
+        assert coordinator.run_suite(path, db=db, rerun=True).ok == 1
+    again = stored_scores(db)
+    assert again.keys() == clean.keys()
+    for run_id, (status, f1, loss) in again.items():
+        assert status == "ok" and (f1, loss) == pytest.approx(clean[run_id][1:])
+    assert checksums.problems(weights.parent) == []  # retrained and replaced on disk
+    spec = suite.load(path).expand()[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", checksums.CacheWarning)
+        assert scored(run_one(spec))  # the replaced entry loads without a warning
 
 
 def test_cache_verify_names_the_damaged_file_and_clear_keeps_raw_data(private_cache, capsys):
