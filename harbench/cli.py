@@ -10,7 +10,8 @@ from typing import Any
 
 from harbench.contracts import HarbenchError
 
-COMMAND_MODULES = ("run", "results", "plot", "report", "plugins", "models", "data", "scaffold")
+COMMAND_MODULES = ("run", "results", "plot", "report", "plugins", "models", "data", "scaffold",
+                   "cache")
 
 
 class CommandParser(argparse.ArgumentParser):

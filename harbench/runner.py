@@ -17,6 +17,7 @@ import torch
 from harbench import blocks, plugins, pretrain
 from harbench.contracts import HarbenchError
 from harbench.devices import run_device, run_threads
+from harbench.finite import check_metrics
 from harbench.measure.counting import trainable_shares
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
 from harbench.rundata import prepare
@@ -186,7 +187,7 @@ def _execute(
         if not loaded.cached:
             metrics["pretrain_seconds"] = loaded.train_seconds
         if loaded.head_kept:  # the source model as is, on the target's test part
-            before = evaluate(model, X_test, y_test, n_classes)
+            before = evaluate(model, X_test, y_test, n_classes, phase="source model on test")
             metrics["source_macro_f1"] = before["macro_f1"]
             metrics["source_accuracy"] = before["accuracy"]
     setting = spec.training.get("bn_policy") or "update"
@@ -215,9 +216,9 @@ def _execute(
     )
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
-    test = evaluate(model, X_test, y_test, n_classes)
+    test = evaluate(model, X_test, y_test, n_classes, phase="test evaluation")
     deployed = blocks.merge(model)
-    merged_test = evaluate(deployed, X_test, y_test, n_classes)
+    merged_test = evaluate(deployed, X_test, y_test, n_classes, phase="merged model on test")
     merged_counts = blocks.count(deployed, window=window, channels=n_channels)
 
     trainable = adapted_counts["trainable"]
@@ -268,6 +269,7 @@ def _execute(
     if spec.pretrain is not None:
         details["pretrain_key"] = loaded.key
         details["pretrain_subjects"] = loaded.subjects
+    check_metrics(metrics, "stored metrics")
     return metrics, curves, details
 
 

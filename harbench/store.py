@@ -3,7 +3,11 @@
 The writer (the coordinator) opens the file only for each short write transaction and closes it in
 between, so ``leaderboard``, ``query``, ``export`` and ``validate`` can read the file while a suite
 runs. Whoever finds the file locked by another process waits and retries (readers up to
-``HARBENCH_DB_WAIT`` seconds, default 60; the writer five times as long), never failing at once.
+``HARBENCH_DB_WAIT`` seconds, default 60; the writer five times as long), never failing at once;
+a result the writer still cannot write is kept beside the store (:mod:`harbench.spill`).
+``harbench query`` connections have a statement timeout and a memory limit
+(``HARBENCH_QUERY_TIMEOUT``, ``HARBENCH_QUERY_MEMORY``). A writer refuses a damaged file before
+writing to it (:func:`check_sound`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError
+from harbench.finite import non_finite
 
 if TYPE_CHECKING:  # duckdb is imported on first use, so CLI commands that never open it start fast
     import duckdb
@@ -26,6 +33,10 @@ if TYPE_CHECKING:  # duckdb is imported on first use, so CLI commands that never
 DEFAULT_DB = Path("results") / "harbench.duckdb"
 SCHEMA_VERSION = "2"
 WAIT_ENV = "HARBENCH_DB_WAIT"
+QUERY_TIMEOUT_ENV = "HARBENCH_QUERY_TIMEOUT"  # seconds a `harbench query` statement may run
+QUERY_MEMORY_ENV = "HARBENCH_QUERY_MEMORY"  # DuckDB memory_limit of a `harbench query` connection
+QUERY_TIMEOUT_S = 30.0
+QUERY_MEMORY = "1GB"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -93,6 +104,32 @@ def reader_wait_s() -> float:
         raise HarbenchError(f"{WAIT_ENV} must be a number of seconds") from None
 
 
+def query_timeout_s() -> float:
+    """How long one ``harbench query`` statement may run: ``HARBENCH_QUERY_TIMEOUT`` seconds,
+    default 30 (well inside a writer's wait, so a query never costs a running suite a result)."""
+    try:
+        value = float(os.environ.get(QUERY_TIMEOUT_ENV, QUERY_TIMEOUT_S))
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise HarbenchError(f"{QUERY_TIMEOUT_ENV} must be a positive number of seconds")
+    return value
+
+
+def query_memory() -> str:
+    """DuckDB's ``memory_limit`` for ``harbench query``: ``HARBENCH_QUERY_MEMORY``, default 1GB."""
+    value = os.environ.get(QUERY_MEMORY_ENV, QUERY_MEMORY).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
+        raise HarbenchError(
+            f"{QUERY_MEMORY_ENV} must be a size such as 512MB or 2GB, got {value!r}"
+        )
+    return value
+
+
+class StoreLockedError(HarbenchError):
+    """The store stayed locked by another process for longer than the wait."""
+
+
 def _is_lock_error(exc: Exception) -> bool:
     import duckdb
 
@@ -114,12 +151,46 @@ def connect(
             if not _is_lock_error(exc):
                 raise HarbenchError(f"cannot open results database {path}: {exc}") from None
             if time.monotonic() >= deadline:
-                raise HarbenchError(
+                raise StoreLockedError(
                     f"results database {path} is still locked by another process after "
                     f"{wait_s:g} s (set {WAIT_ENV} to wait longer): {exc}"
                 ) from None
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 1.5, 0.25)
+
+
+def check_sound(path: Path, wait_s: float) -> None:
+    """Refuse a damaged store before anything writes to it: the file is opened read-only (DuckDB's
+    own checks) and every table read in full (about 0.1 s for a store of 10,000 runs:
+    ``benchmarks/store_check.py``); any failure is a HarbenchError and the file is left as it
+    was, byte for byte. A missing or empty file is a new store."""
+    import duckdb
+
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        con = connect(path, read_only=True, wait_s=wait_s)
+    except StoreLockedError:
+        raise
+    except HarbenchError as exc:
+        raise HarbenchError(
+            f"results database {path} is damaged or not a harbench store, and was left "
+            f"untouched: {str(exc).split(': ', 1)[-1]}. Move it aside (or use --db) to start "
+            "a new store."
+        ) from None
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()]
+        for table in tables:  # a hash of every row reads every block of every column
+            con.execute(f'SELECT bit_xor(hash(t)) FROM "{table}" AS t').fetchall()
+    except duckdb.Error as exc:
+        raise HarbenchError(
+            f"results database {path} is damaged (reading its tables failed) and was left "
+            f"untouched: {exc}. Move it aside (or use --db) to start a new store."
+        ) from None
+    finally:
+        con.close()
 
 
 class Store:
@@ -143,16 +214,19 @@ class Store:
         self.read_only = read_only or sandbox
         self.wait_s = reader_wait_s() if wait_s is None else wait_s
         self.con: duckdb.DuckDBPyConnection | None = None
+        self.timeout_s: float | None = None  # statement time limit (sandbox connections)
         if self.read_only:
             if not self.path.exists():
                 raise HarbenchError(
                     f"no results database at {self.path} (run a suite first, or --db)"
                 )
-            config = SANDBOX if sandbox else None
+            config = {**SANDBOX, "memory_limit": query_memory()} if sandbox else None
+            self.timeout_s = query_timeout_s() if sandbox else None
             self.con = connect(self.path, read_only=True, wait_s=self.wait_s, config=config)
             return
         self.wait_s = self.wait_s * 5 if wait_s is None else wait_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_sound(self.path, self.wait_s)
         with self._connection() as con:
             con.execute(SCHEMA)
             con.execute(
@@ -249,6 +323,10 @@ class Store:
         spec = result.spec
         labels = labels or {}
         protocol = spec.get("protocol") or {}
+        status, error = result.status, result.error
+        bad = non_finite(result.metrics or {})
+        if status == "ok" and bad:  # the last guard: nothing that is not finite is stored as ok
+            status, error = "failed", f"NonFiniteError: metrics not finite: {', '.join(bad)}"
         row = [
             result.run_id,
             spec["dataset"],
@@ -260,8 +338,8 @@ class Store:
             spec["seed"],
             protocol.get("scheme") or protocol.get("name", ""),
             json.dumps(spec, default=str),
-            result.status,
-            result.error,
+            status,
+            error,
             result.started_at or None,
             result.finished_at or None,
             result.env.get("harbench"),
@@ -316,12 +394,26 @@ class Store:
         import duckdb
 
         with self._connection() as con:
+            timer = None
+            if self.timeout_s is not None:  # DuckDB has no statement timeout: interrupt it
+                timer = threading.Timer(self.timeout_s, con.interrupt)
+                timer.daemon = True
+                timer.start()
             try:
                 cursor = con.execute(sql, params or [])
+                columns = [d[0] for d in cursor.description] if cursor.description else []
+                rows = cursor.fetchall()
             except duckdb.Error as exc:
+                if timer is not None and not timer.is_alive():
+                    raise HarbenchError(
+                        f"query stopped after {self.timeout_s:g} s ({QUERY_TIMEOUT_ENV} sets the "
+                        "limit; a query holds the store, and a running suite waits for it)"
+                    ) from None
                 raise HarbenchError(f"query failed: {exc}") from None
-            columns = [d[0] for d in cursor.description] if cursor.description else []
-            return columns, cursor.fetchall()
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            return columns, rows
 
     def suite_yaml(self, suite: str) -> tuple[str | None, str | None]:
         """(path, YAML text) recorded for ``suite`` by ``link_suite``; (None, None) if unknown."""

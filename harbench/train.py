@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from harbench.contracts import HarbenchError
+from harbench.finite import check_logits
 from harbench.metrics import scores
 from harbench.settings import TrainingSettings
 
@@ -62,10 +63,15 @@ def predict(
 
 
 def evaluate(
-    model: nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int, precision: str = "fp32"
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int, precision: str = "fp32",
+    phase: str = "evaluation",
 ) -> dict[str, Any]:
-    """Loss, accuracy, macro/weighted F1, per-class F1 and confusion on (X, y)."""
+    """Loss, accuracy, macro/weighted F1, per-class F1 and confusion on (X, y).
+
+    Raises :class:`~harbench.finite.NonFiniteError` naming ``phase`` when a logit is NaN/inf
+    (argmax over NaN would score class 0 everywhere)."""
     logits = predict(model, X, precision=precision)
+    check_logits(logits, phase)
     y = y.cpu()
     loss = float(nn.functional.cross_entropy(logits, y)) if len(y) else float("nan")
     result = scores(y.numpy(), logits.argmax(dim=1).numpy(), n_classes)
@@ -165,7 +171,8 @@ def fit(
         train_loss = total_loss.item() / max(1, n)
         if not math.isfinite(train_loss):
             raise DivergedError(f"training diverged: loss is {train_loss} at epoch {epoch}")
-        val_metrics = evaluate(model, X_val, y_val, n_classes, precision)
+        val_metrics = evaluate(model, X_val, y_val, n_classes, precision,
+                               phase=f"validation after epoch {epoch}")
         scheduler.step(val_metrics["loss"])
         row = {
             "epoch": epoch,

@@ -311,6 +311,7 @@ def verify(args: argparse.Namespace) -> int:
         table.add_row("samples", f"{report['samples']} ({report['labelled']} labelled)")
         table.add_row("subjects", f"{report['subjects']} (declared {len(plugin.subjects)})")
         table.add_row("NaN left", str(report["nan"]))
+        table.add_row("not finite in float32", str(report.get("not_finite_float32", 0)))
         if report["nan_filled"] is not None:
             table.add_row("NaN filled by the loader", str(report["nan_filled"]))
     if subjects is not None:

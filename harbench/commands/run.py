@@ -41,7 +41,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 def _print_runs(console: Console, args: argparse.Namespace) -> int:
     from harbench import coordinator  # on use: `harbench --help` stays light
 
-    loaded, stored = coordinator.dry_run(args.suite, db=args.db)
+    loaded, stored = coordinator.dry_run(
+        args.suite, db=args.db, executor=getattr(args, "executor", None),
+        workers=getattr(args, "workers", None),
+        options=executor_options(getattr(args, "executor_option", [])))
     if getattr(args, "format", "table") == "json":
         import json
 

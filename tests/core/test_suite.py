@@ -219,7 +219,7 @@ def test_yaml_1_2_numbers_lr_1e_3_is_a_float(tmp_path, capsys):
             "    - lora: {r: [4, 0]}",
             11,
             "matrix.methods.1.lora.r.1",
-            "expected int >= 1, got 0",
+            "expected int >= 1 and <= 4096, got 0",
         ),
         (
             "matrix:",
