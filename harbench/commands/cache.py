@@ -19,10 +19,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "cache", help="verify or clear the window and checkpoint cache",
         description="Check cached windows and pretraining checkpoints against their checksums, "
         "or remove them (they are rebuilt when needed). Raw dataset files are never touched.",
-        epilog="examples: harbench cache verify; harbench cache verify --remove-bad; "
-        "harbench cache clear pretrain",
     )
-    actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                   help="verify: check every entry; clear: remove entries")
     verify = actions.add_parser("verify", help="check every entry; exit 1 when one is damaged")
     verify.add_argument("--remove-bad", action="store_true",
                         help="remove damaged entries (they are rebuilt on next use)")

@@ -20,6 +20,12 @@ COMMON_HELP = {
 
 # One or more examples per sub-command; the key is the command as typed after `harbench`.
 EXAMPLES = {
+    "cache": "harbench cache verify\n"
+             "harbench cache clear pretrain",
+    "cache verify": "harbench cache verify\n"
+                    "harbench cache verify --remove-bad",
+    "cache clear": "harbench cache clear\n"
+                   "harbench cache clear pretrain",
     "run": "harbench run suites/quick.yaml\n"
            "harbench run suites/peft.yaml --executor process --workers 2\n"
            "harbench run suites/quick.yaml --dry-run | cat",
