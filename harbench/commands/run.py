@@ -118,6 +118,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{escaped(summary.suite)}: {summary.ok} ok, {summary.failed} failed, "
         f"{summary.skipped} already stored (of {summary.total})"
     )
+    if summary.pending:
+        console.print(
+            f"[yellow]{summary.pending} finished result(s) kept in "
+            f"{escaped(summary.db)}.pending/[/]: the store was busy (a long reader holds it); "
+            "the next `harbench run` on this store writes them"
+        )
     if not args.no_leaderboard and summary.total:
         print_leaderboard(console, db=summary.db, suite=summary.suite)
     for what, error in summary.failures:
