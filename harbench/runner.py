@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from harbench import blocks, plugins, pretrain
+from harbench import blocks, codeprint, plugins, pretrain
 from harbench.contracts import HarbenchError
 from harbench.devices import run_device, run_threads
 from harbench.measure.counting import trainable_shares
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
+from harbench.metrics import macro_f1_seen
 from harbench.rundata import prepare
 from harbench.suite import RunSpec
 from harbench.train import DivergedError, TrainConfig, evaluate, fit, to_tensors
@@ -114,7 +115,7 @@ def run_one(
         details=details,
         started_at=started,
         finished_at=_now(),
-        env=environment(),
+        env={**environment(), "code": codeprint.for_spec(spec)},
     )
 
 
@@ -224,7 +225,9 @@ def _execute(
     epochs_run = len(result.curves)
     metrics.update({
         "accuracy": test["accuracy"],
+        "balanced_accuracy": test["balanced_accuracy"],
         "macro_f1": test["macro_f1"],
+        "macro_f1_seen": macro_f1_seen(test["confusion"], np.unique(windows.y[data.labelled])),
         "macro_f1_all_classes": test["macro_f1_all_classes"],
         "weighted_f1": test["weighted_f1"],
         "test_loss": test["loss"],
@@ -263,6 +266,7 @@ def _execute(
         "device": str(device),
         "test_subjects": sorted(int(s) for s in np.unique(windows.subject[data.test])),
         "val_subjects": sorted(int(s) for s in np.unique(windows.subject[data.val])),
+        **getattr(fold, "notes", {}),
     }
     if spec.pretrain is not None:
         details["pretrain_key"] = loaded.key

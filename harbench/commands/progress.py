@@ -80,6 +80,9 @@ class ProgressView:
     def on_DatasetSkipped(self, e: ev.DatasetSkipped) -> None:  # noqa: N802
         self._print(f"[yellow]skipping dataset {e.dataset}[/]: {e.reason}", True)
 
+    def on_StaleRuns(self, e: ev.StaleRuns) -> None:  # noqa: N802
+        self._print(f"[yellow]{e.message}[/]", True)
+
     def on_StageStarted(self, e: ev.StageStarted) -> None:  # noqa: N802
         self.lines[e.key] = self.progress.add_task(e.label, total=None, info="pretraining")
 

@@ -1,0 +1,124 @@
+"""The code fingerprint: comments, docstrings and moves do not count; any edit of a body does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from harbench import codeprint
+
+MODULE = '''
+"""A module."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fit"]
+
+RATE = 0.1
+
+
+def fit(x, steps=3):
+    """Fit."""
+    total = 0.0
+    for _ in range(steps):
+        total += RATE * x  # one step
+    return total
+
+
+class Model:
+    """A model."""
+
+    def forward(self, x):
+        return np.tanh(x)
+'''
+
+
+def items(text: str) -> list[str]:
+    return codeprint.source_items(textwrap.dedent(text))
+
+
+def test_comments_docstrings_imports_and_formatting_do_not_count():
+    edited = (
+        MODULE.replace("# one step", "# one optimiser step, commented differently")
+        .replace('"""Fit."""', '"""Fit, documented at length.\n\n    More words."""')
+        .replace('"""A module."""', "")
+        .replace("import numpy as np", "import numpy as np\nimport os  # unused")
+        .replace("total = 0.0", "total = (\n        0.0\n    )")
+        .replace('__all__ = ["fit"]', '__all__ = ["fit", "Model"]')
+    )
+    assert items(edited) == items(MODULE)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("total += RATE * x", "total += 2 * RATE * x"),  # a body
+        ("steps=3", "steps=4"),  # a default
+        ("RATE = 0.1", "RATE = 0.2"),  # a constant
+        ("np.tanh(x)", "np.tanh(x + 0)"),  # a method
+        ("def fit(", "def fit_all("),  # a rename
+    ],
+)
+def test_any_edit_of_code_changes_it(old, new):
+    assert old in MODULE
+    assert codeprint.combine(items(MODULE.replace(old, new))) != codeprint.combine(items(MODULE))
+
+
+def test_moving_a_function_to_another_module_does_not_change_the_multiset():
+    head, _, tail = MODULE.partition("class Model:")
+    a, b = head, "import numpy as np\n\n\nclass Model:" + tail
+    assert codeprint.combine(items(a) + items(b)) == codeprint.combine(items(MODULE))
+    assert codeprint.combine(items(a)) != codeprint.combine(items(MODULE))
+
+
+def test_the_core_covers_the_result_path_and_leaves_out_what_cannot_change_a_number():
+    core = codeprint.core_modules()
+    for name in ("harbench.train", "harbench.runner", "harbench.rundata", "harbench.metrics",
+                 "harbench.data.windows", "harbench.data.harmonise", "harbench.data.protocols",
+                 "harbench.pretrain", "harbench.measure.counting"):
+        assert name in core
+    assert not core & {"harbench.store", "harbench.plugins", "harbench.suite", "harbench.spec",
+                        "harbench.codeprint", "harbench.settings"}
+
+
+def _spec(protocol: str) -> dict:
+    return {"dataset": "synthetic", "model": "tinierhar", "method": "full",
+            "protocol": {"name": protocol}}
+
+
+def test_a_run_covers_the_modules_of_the_plugins_it_uses(monkeypatch):
+    """Editing the subject_adaptation plugin changes the fingerprint of its runs, not of LOSO's."""
+    adaptation = _spec("subject_adaptation")
+    loso = _spec("loso")
+    before = codeprint.for_spec(adaptation), codeprint.for_spec(loso)
+    assert before[0] != before[1]
+    target = codeprint.module_file("harbench_protocols.subject_adaptation")
+    original = codeprint.read_source
+
+    def edited(path):
+        text = original(path)
+        if path == target:
+            text = text.replace("fraction = float(", "fraction = 0.01 + float(")
+        return text
+
+    monkeypatch.setattr(codeprint, "read_source", edited)
+    codeprint.clear()
+    try:
+        assert codeprint.for_spec(adaptation) != before[0]
+        assert codeprint.for_spec(loso) == before[1]
+    finally:
+        monkeypatch.undo()
+        codeprint.clear()
+    assert codeprint.for_spec(adaptation) == before[0]
+
+
+def test_the_fingerprint_is_the_same_in_a_fresh_process():
+    code = ("from harbench import codeprint; "
+            "print(codeprint.for_spec({'dataset': 'synthetic', 'model': 'tinierhar', "
+            "'method': 'full', 'protocol': {'name': 'loso'}}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == codeprint.for_spec(_spec("loso"))
