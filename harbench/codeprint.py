@@ -121,6 +121,8 @@ def _write(node: Any, out: list[str]) -> None:
                 continue
             if name in _BODIES and isinstance(value, list) and isinstance(value[0], ast.stmt):
                 value = _body(value)
+            elif isinstance(node, ast.JoinedStr):  # Python 3.12.1 adds empty parts to f-strings
+                value = [v for v in value if not (isinstance(v, ast.Constant) and v.value == "")]
             out += (name, "=")
             _write(value, out)
             out.append(",")
@@ -135,9 +137,11 @@ def _write(node: Any, out: list[str]) -> None:
         out.append(repr(node))
 
 
-def source_items(text: str, filename: str = "<source>") -> list[str]:
+def source_items(
+    text: str, filename: str = "<source>", tree: ast.Module | None = None
+) -> list[str]:
     """The sorted hashes of a module's top-level items (see the module docstring)."""
-    tree = ast.parse(text, filename=filename)
+    tree = tree if tree is not None else ast.parse(text, filename=filename)
     items = [_dump(node) for node in _body(tree.body)]
     items = [i for i in items if i != "Pass()"]
     return sorted(hashlib.sha256(i.encode()).hexdigest() for i in items)
@@ -188,7 +192,7 @@ def _parsed(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     tree = ast.parse(text, filename=str(path))
     is_package = path.name == "__init__.py"
     imported: list[str] = []
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             imported += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -200,7 +204,22 @@ def _parsed(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             if base:
                 imported.append(base)
                 imported += [f"{base}.{alias.name}" for alias in node.names]
-    return tuple(source_items(text, str(path))), tuple(dict.fromkeys(imported))
+    return tuple(source_items(text, str(path), tree)), tuple(dict.fromkeys(imported))
+
+
+def _statements(tree: ast.Module) -> list[ast.AST]:
+    """Every statement of ``tree``, nested ones included (imports are statements: no need to
+    visit expressions)."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                todo += [v for v in value if isinstance(v, ast.AST)]
+    return out
 
 
 def closure(roots: Iterable[str], package: str, exclude: frozenset[str] = frozenset()) -> set[str]:
@@ -275,6 +294,15 @@ def for_spec(spec: Mapping[str, Any] | Any) -> str:
             continue
         modules |= plugin_modules(module)
     return fingerprint(frozenset(modules))
+
+
+def for_spec_or_empty(spec: Mapping[str, Any] | Any) -> str:
+    """:func:`for_spec`, or "" when the source cannot be read or parsed (e.g. edited into a
+    syntax error while a suite runs): such a run is stored as of unknown code, hence stale."""
+    try:
+        return for_spec(spec)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return ""
 
 
 def clear() -> None:

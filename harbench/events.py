@@ -97,8 +97,8 @@ class SuiteFinished:
 
 
 Event = (
-    SuiteStarted | DatasetSkipped | StaleRuns | StageStarted | StageFinished | RunStarted | EpochEnded
-    | RunFinished | SuiteFinished
+    SuiteStarted | DatasetSkipped | StaleRuns | StageStarted | StageFinished | RunStarted
+    | EpochEnded | RunFinished | SuiteFinished
 )
 EventSink = Callable[[Any], None]
 

@@ -94,6 +94,7 @@ def run_one(
     ``on_epoch`` receives each training epoch's curve row (an executor turns it into events).
     """
     started = _now()
+    code = codeprint.for_spec_or_empty(spec)  # the code as loaded, before the run
     torch.set_num_threads(run_threads())
     try:
         metrics, curves, details = _execute(spec, on_epoch)
@@ -115,7 +116,7 @@ def run_one(
         details=details,
         started_at=started,
         finished_at=_now(),
-        env={**environment(), "code": codeprint.for_spec(spec)},
+        env={**environment(), "code": code},
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -122,3 +123,34 @@ def test_the_fingerprint_is_the_same_in_a_fresh_process():
             "'method': 'full', 'protocol': {'name': 'loso'}}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == codeprint.for_spec(_spec("loso"))
+
+
+def test_the_fingerprint_does_not_depend_on_the_python_version():
+    """Every harbench and built-in plugin module gives the same multiset on each Python found
+    (3.10-3.13 where installed: 3.12.1 adds empty f-string parts; 3.12 adds empty fields)."""
+    import glob
+    import shutil
+    from pathlib import Path
+
+    found = [p for p in (shutil.which(f"python3.{m}") for m in (10, 11, 12, 13)) if p]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found += sorted(glob.glob(str(pyenv / "3.1[0-3].*" / "bin" / "python")))
+    repo = Path(__file__).resolve().parents[1]
+    code = (
+        "import glob, importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('cp', {str(repo / 'harbench' / 'codeprint.py')!r})\n"  # noqa: E501
+        "cp = importlib.util.module_from_spec(spec); spec.loader.exec_module(cp)\n"
+        "items = []\n"
+        "for f in sorted(sys.argv[1:]): items += cp.source_items(open(f).read(), f)\n"
+        "print(cp.combine(items))\n"
+    )
+    files = glob.glob(str(repo / "harbench" / "**" / "*.py"), recursive=True)
+    files += glob.glob(str(repo / "plugins" / "**" / "*.py"), recursive=True)
+    prints = {}
+    for python in found:
+        done = subprocess.run([python, "-c", code, *files], capture_output=True, text=True)
+        if done.returncode == 0:  # a shim without that version installed fails: not counted
+            prints[python] = done.stdout.strip()
+    if len(prints) < 2:
+        pytest.skip("fewer than two working Python versions")
+    assert len(set(prints.values())) == 1, prints

@@ -41,11 +41,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _print_runs(console: Console, args: argparse.Namespace) -> int:
     from harbench import coordinator  # on use: `harbench --help` stays light
-
-    from harbench import staleness
+    from harbench.staleness import of_stored
 
     loaded, stored = coordinator.dry_run(args.suite, db=args.db)
-    stale = staleness.of_stored(args.db, loaded.specs, stored)
+    stale = of_stored(args.db, loaded.specs, stored)
     reuse = bool(getattr(args, "reuse_stale", False))  # run --dry-run --reuse-stale
     if getattr(args, "format", "table") == "json":
         import json
