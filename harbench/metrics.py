@@ -11,10 +11,11 @@ Conventions (each key is what the store holds under that name):
 - ``accuracy``: correct / total.
 - ``balanced_accuracy``: scikit-learn's ``balanced_accuracy_score``: the mean recall over the
   classes that occur in the true labels (a class only predicted does not count).
-- ``macro_f1_seen`` (:func:`macro_f1_seen`, stored by runs that adapt to a target): ``macro_f1``
-  restricted to the classes present in the adaptation (training) windows, i.e. scikit-learn's
-  ``f1_score(average="macro", labels=L)`` with L = those classes that occur in the true or the
-  predicted labels. A class the target split could not give adaptation windows is left out.
+- ``macro_f1_seen`` (:func:`macro_f1_seen`): ``macro_f1`` restricted to the classes present in
+  the run's training (adaptation) windows, i.e. scikit-learn's ``f1_score(average="macro",
+  labels=L)`` with L = those classes that occur in the true or the predicted labels. It differs
+  from ``macro_f1`` only when a test class has no training window, e.g. a class that
+  ``subject_adaptation`` could not split (named in the run's details as ``unsplit_classes``).
 - pooled scores (:func:`pooled`): the same keys computed on the sum of several folds'
   confusion matrices, i.e. on all folds' predictions together.
 """

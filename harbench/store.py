@@ -312,7 +312,8 @@ class Store:
 
     def archive(self, run_ids: Iterable[str]) -> int:
         """Copy these stored runs (their row and metrics, as JSON) into ``run_history`` before
-        they are recomputed; returns how many were copied."""
+        they are recomputed (a row already copied is not copied twice); returns how many of them
+        are stored."""
         ids = list(run_ids)
         if not ids:
             return 0
@@ -321,7 +322,9 @@ class Store:
             con.execute(
                 "INSERT INTO run_history SELECT r.run_id, ?, r.code_fingerprint, to_json(r), "
                 "(SELECT to_json(map(list(m.name), list(m.value))) FROM metrics m "
-                " WHERE m.run_id = r.run_id) FROM runs r WHERE r.run_id IN (SELECT unnest(?))",
+                " WHERE m.run_id = r.run_id) FROM runs r WHERE r.run_id IN (SELECT unnest(?)) "
+                "AND NOT EXISTS (SELECT 1 FROM run_history h WHERE h.run_id = r.run_id "
+                "AND h.run::VARCHAR = to_json(r)::VARCHAR)",  # archived by an interrupted suite
                 [now, ids],
             )
             (count,) = con.execute(
