@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
-from harbench import metrics, suite
+from harbench import metrics, plugins, suite
 from harbench.data import protocols
 from harbench.data.load import load_windows
 
@@ -97,3 +97,17 @@ def test_balanced_accuracy_and_seen_macro_f1_match_sklearn():
     p = rng.integers(0, 5, 50)
     assert metrics.macro_f1_seen(metrics.scores(y, p, 5)["confusion"], everything) == \
         pytest.approx(metrics.scores(y, p, 5)["macro_f1"])
+
+
+def test_a_min_per_class_no_class_can_meet_is_a_clear_error(every_target):
+    from harbench.contracts import HarbenchError
+    from harbench.settings import ParamError
+
+    windows = load_windows("hapt_embedded", **every_target[0].window)
+    with pytest.raises(HarbenchError, match="no class of subject 1 has min_per_class=500"):
+        protocols.make_folds(windows, {"name": "subject_adaptation", "targets": [1],
+                                       "min_per_class": 500})
+    dataset = plugins.get("datasets", "hapt_embedded")
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ParamError, match="min_per_class"):
+            protocols.bind(dataset, {"name": "subject_adaptation", "min_per_class": bad})

@@ -86,6 +86,12 @@ class SubjectAdaptation(ProtocolPlugin):
             adapt, test, unsplit = protocols.split_target(
                 windows, own, fraction, min_per_class=min_per_class
             )
+            if len(adapt) == 0:
+                raise HarbenchError(
+                    f"protocol subject_adaptation: no class of subject {target} has "
+                    f"min_per_class={min_per_class} adaptation windows and a test window apart "
+                    f"from them; lower min_per_class or adapt_fraction"
+                )
             source = np.flatnonzero(windows.subject != target)
             notes = {"unsplit_classes": [windows.classes[c] for c in unsplit]}
             folds.append(Fold(f"{i}:{target}", adapt, test, source=source,
