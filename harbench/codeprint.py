@@ -17,8 +17,8 @@ the hash of the sorted multiset of those dumps' hashes, so
 
 Which modules: the closure of ``ROOTS`` under imports inside the ``harbench`` package, less
 ``NOT_RESULTS`` (registry, suite parsing, store, reports: code that cannot change a number), and for
-each plugin a run uses, the closure of the plugin's module under imports inside its own top-level
-package. Every fingerprint is computed once per process.
+each plugin a run uses, the closure of the plugin's module under imports inside the packages that
+provide harbench plugins (its own and any other). Every fingerprint is computed once per process.
 """
 
 from __future__ import annotations
@@ -201,9 +201,10 @@ def _parsed(name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
                 parts = name.split(".")
                 keep = len(parts) - node.level + (1 if is_package else 0)
                 base = ".".join(parts[:keep] + ([node.module] if node.module else []))
-            if base:
-                imported.append(base)
-                imported += [f"{base}.{alias.name}" for alias in node.names]
+            if base:  # ``from P import m``: module P.m, or a name of P itself
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}"
+                    imported.append(sub if module_file(sub) is not None else base)
     return tuple(source_items(text, str(path), tree)), tuple(dict.fromkeys(imported))
 
 
@@ -222,9 +223,11 @@ def _statements(tree: ast.Module) -> list[ast.AST]:
     return out
 
 
-def closure(roots: Iterable[str], package: str, exclude: frozenset[str] = frozenset()) -> set[str]:
-    """``roots`` and every module of ``package`` they import, directly or not (less ``exclude``,
-    which are neither counted nor followed)."""
+def closure(
+    roots: Iterable[str], packages: frozenset[str], exclude: frozenset[str] = frozenset()
+) -> set[str]:
+    """``roots`` and every module of ``packages`` (top-level names) they import, directly or not
+    (less ``exclude``, which are neither counted nor followed)."""
     seen: set[str] = set()
     todo = [r for r in roots if r not in exclude]
     while todo:
@@ -234,7 +237,7 @@ def closure(roots: Iterable[str], package: str, exclude: frozenset[str] = frozen
         seen.add(name)
         for imported in _parsed(name)[1]:
             top = imported.split(".")[0]
-            if top == package and imported not in seen and imported not in exclude:
+            if top in packages and imported not in seen and imported not in exclude:
                 todo.append(imported)
     return seen
 
@@ -247,13 +250,23 @@ def core_modules() -> frozenset[str]:
     if measure is not None:  # every measurement module, imported on use or not
         roots += [f"harbench.measure.{p.stem}" for p in measure.parent.glob("*.py")
                   if p.stem != "__init__"]
-    return frozenset(closure(roots, "harbench", NOT_RESULTS))
+    return frozenset(closure(roots, frozenset({"harbench"}), NOT_RESULTS))
+
+
+@functools.cache
+def plugin_packages() -> frozenset[str]:
+    """The top-level packages that provide harbench plugins (entry points of the group
+    ``harbench``): a plugin's code is followed into any of them, so code moved from one plugin
+    package to another stays counted."""
+    from importlib.metadata import entry_points
+
+    return frozenset(ep.value.split(":")[0].split(".")[0] for ep in entry_points(group="harbench"))
 
 
 @functools.cache
 def plugin_modules(module: str) -> frozenset[str]:
-    """A plugin's module and the modules of its own top-level package it imports."""
-    return frozenset(closure([module], module.split(".")[0]))
+    """A plugin's module and the modules of plugin packages it imports, directly or not."""
+    return frozenset(closure([module], plugin_packages() | {module.split(".")[0]}))
 
 
 @functools.cache
@@ -307,5 +320,6 @@ def for_spec_or_empty(spec: Mapping[str, Any] | Any) -> str:
 
 def clear() -> None:
     """Forget every computed fingerprint (after the code on disk changed, in tests)."""
-    for cached in (module_file, _parsed, core_modules, plugin_modules, fingerprint):
+    for cached in (module_file, _parsed, core_modules, plugin_packages, plugin_modules,
+                   fingerprint):
         cached.cache_clear()

@@ -154,3 +154,36 @@ def test_the_fingerprint_does_not_depend_on_the_python_version():
     if len(prints) < 2:
         pytest.skip("fewer than two working Python versions")
     assert len(set(prints.values())) == 1, prints
+
+
+def test_code_moved_to_another_plugin_package_stays_counted(tmp_path, monkeypatch):
+    """A plugin module's imports are followed into every package that provides harbench plugins
+    (so issue 23's moves between plugin packages keep the moved code fingerprinted), and an edit
+    there changes the run's fingerprint."""
+    from tests.helpers import write_plugin_dist
+
+    site = write_plugin_dist(
+        tmp_path / "site",
+        "harbench-two-packages",
+        {
+            "plug_a": "from plug_b import helper\n\ndef adapt(x):\n    return helper(x)\n",
+            "plug_b": "import torch\n\ndef helper(x):\n    return 2 * x\n",
+        },
+        {"a": "plug_a", "b": "plug_b"},
+    )
+    monkeypatch.syspath_prepend(str(site))
+    codeprint.clear()
+    try:
+        assert {"plug_a", "plug_b"} <= codeprint.plugin_packages()
+        modules = codeprint.plugin_modules("plug_a")
+        assert modules == {"plug_a", "plug_b"}  # torch is not a plugin package: not followed
+        before = codeprint.fingerprint(modules)
+        helper = codeprint.module_file("plug_b")
+        original = codeprint.read_source
+        monkeypatch.setattr(codeprint, "read_source", lambda p: original(p).replace(
+            "2 * x", "3 * x") if p == helper else original(p))
+        codeprint.clear()
+        assert codeprint.fingerprint(codeprint.plugin_modules("plug_a")) != before
+    finally:
+        monkeypatch.undo()
+        codeprint.clear()
