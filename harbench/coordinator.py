@@ -38,6 +38,7 @@ class Summary:
     db: str = ""
     stages: int = 0  # pretraining stages ensured by this call
     pending: int = 0  # finished results kept beside the store, written by the next run
+    stale: int = 0  # stored runs computed by different code (recomputed unless reuse_stale)
 
     @property
     def exit_code(self) -> int:
@@ -181,12 +182,16 @@ def run_suite(
     workers: int | None = None,
     options: dict[str, Any] | None = None,
     sink: Callable[[Any], None] | None = None,
+    reuse_stale: bool = False,
 ) -> Summary:
     """Run every cell of the suite at ``path`` that the store does not hold yet.
 
     ``options`` override the suite's executor settings; ``sink`` receives every event (nothing is
-    printed without one).
+    printed without one). Stored runs computed by different code are run again unless
+    ``reuse_stale`` (see :mod:`harbench.staleness`).
     """
+    from harbench import staleness
+
     emit = sink or ev.discard
     started = time.perf_counter()
     loaded = suite.load(path)
@@ -202,8 +207,10 @@ def run_suite(
         store.link_suite(loaded.name, [s.run_id for s in specs],
                          yaml_text=Path(path).read_text(), path=str(path))
         done = set() if rerun else store.finished_ids(s.run_id for s in specs)
+        done, stale = staleness.settle(store, specs, done, reuse=reuse_stale, emit=emit)
         pending = [s for s in specs if s.run_id not in done]
-        summary = Summary(loaded.name, len(specs), len(specs) - len(pending), db=str(store.path))
+        summary = Summary(loaded.name, len(specs), len(specs) - len(pending), db=str(store.path),
+                          stale=len(stale))
         work = plan(pending)
         summary.stages = len(work.stages)
         emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,

@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from harbench import blocks, plugins, pretrain
+from harbench import blocks, codeprint, plugins, pretrain
 from harbench.contracts import HarbenchError
 from harbench.devices import run_device, run_threads
 from harbench.finite import check_metrics
 from harbench.measure.counting import trainable_shares
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
+from harbench.metrics import macro_f1_seen
 from harbench.rundata import prepare
 from harbench.suite import RunSpec
 from harbench.train import DivergedError, TrainConfig, evaluate, fit, to_tensors
@@ -94,6 +95,7 @@ def run_one(
     ``on_epoch`` receives each training epoch's curve row (an executor turns it into events).
     """
     started = _now()
+    code = codeprint.for_spec_or_empty(spec)  # the code as loaded, before the run
     torch.set_num_threads(run_threads())
     try:
         metrics, curves, details = _execute(spec, on_epoch)
@@ -115,7 +117,7 @@ def run_one(
         details=details,
         started_at=started,
         finished_at=_now(),
-        env=environment(),
+        env={**environment(), "code": code},
     )
 
 
@@ -225,7 +227,9 @@ def _execute(
     epochs_run = len(result.curves)
     metrics.update({
         "accuracy": test["accuracy"],
+        "balanced_accuracy": test["balanced_accuracy"],
         "macro_f1": test["macro_f1"],
+        "macro_f1_seen": macro_f1_seen(test["confusion"], np.unique(windows.y[data.labelled])),
         "macro_f1_all_classes": test["macro_f1_all_classes"],
         "weighted_f1": test["weighted_f1"],
         "test_loss": test["loss"],
@@ -265,6 +269,7 @@ def _execute(
         "device": str(device),
         "test_subjects": sorted(int(s) for s in np.unique(windows.subject[data.test])),
         "val_subjects": sorted(int(s) for s in np.unique(windows.subject[data.val])),
+        **getattr(fold, "notes", {}),
     }
     if spec.pretrain is not None:
         details["pretrain_key"] = loaded.key

@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS runs (
     device VARCHAR, host VARCHAR
 );
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS plugins JSON;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS code_fingerprint VARCHAR;  -- NULL: stored before it was
+CREATE TABLE IF NOT EXISTS run_history (  -- results replaced because their code changed
+    run_id VARCHAR, superseded_at TIMESTAMP, code_fingerprint VARCHAR, run JSON, metrics JSON
+);
 CREATE TABLE IF NOT EXISTS suite_runs (
     suite VARCHAR, run_id VARCHAR, PRIMARY KEY (suite, run_id)
 );
@@ -74,7 +78,7 @@ RUN_TABLES = ("metrics", "curves", "details", "runs")
 RUN_COLUMNS = (
     "run_id", "dataset", "model", "model_label", "method", "method_label", "fold", "seed",
     "protocol", "config", "status", "error", "started_at", "finished_at", "harbench_version",
-    "torch_version", "python_version", "device", "host", "plugins",
+    "torch_version", "python_version", "device", "host", "plugins", "code_fingerprint",
 )  # fmt: skip
 
 # A connection for user SQL: it reads the store and nothing else (no files, no extensions,
@@ -348,6 +352,7 @@ class Store:
             result.env.get("device"),
             result.env.get("host"),
             json.dumps(_plugins_used(spec)),
+            result.env.get("code"),
         ]
         with self._transaction() as con:
             for table in RUN_TABLES:
@@ -386,6 +391,42 @@ class Store:
                         json.dumps(extra, default=str),
                     ],
                 )
+
+    def archive(self, run_ids: Iterable[str]) -> int:
+        """Copy these stored runs (their row and metrics, as JSON) into ``run_history`` before
+        they are recomputed (a row already copied is not copied twice); returns how many of them
+        are stored."""
+        ids = list(run_ids)
+        if not ids:
+            return 0
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        with self._transaction() as con:
+            con.execute(
+                "INSERT INTO run_history SELECT r.run_id, ?, r.code_fingerprint, to_json(r), "
+                "(SELECT to_json(map(list(m.name), list(m.value))) FROM metrics m "
+                " WHERE m.run_id = r.run_id) FROM runs r WHERE r.run_id IN (SELECT unnest(?)) "
+                "AND NOT EXISTS (SELECT 1 FROM run_history h WHERE h.run_id = r.run_id "
+                "AND h.run::VARCHAR = to_json(r)::VARCHAR)",  # archived by an interrupted suite
+                [now, ids],
+            )
+            (count,) = con.execute(
+                "SELECT count(*) FROM runs WHERE run_id IN (SELECT unnest(?))", [ids]
+            ).fetchone()
+        return int(count)
+
+    def code_fingerprints(self, run_ids: Iterable[str]) -> dict[str, str | None]:
+        """run_id -> the stored code fingerprint (None: stored before fingerprints were)."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        try:
+            _, rows = self.query(
+                "SELECT run_id, code_fingerprint FROM runs WHERE run_id IN (SELECT unnest(?))",
+                [ids],
+            )
+        except HarbenchError:  # a store older than the column, opened read-only
+            return dict.fromkeys(ids)
+        return dict(rows)
 
     # ---- reading ---------------------------------------------------------------------------
 

@@ -85,6 +85,9 @@ class ProgressView:
         self._print(f"[yellow]skipping dataset {escaped(e.dataset)}[/]: {escaped(e.reason)}",
                     True)
 
+    def on_StaleRuns(self, e: ev.StaleRuns) -> None:  # noqa: N802
+        self._print(f"[yellow]{e.message}[/]", True)
+
     def on_StageStarted(self, e: ev.StageStarted) -> None:  # noqa: N802
         self.lines[e.key] = self.progress.add_task(escaped(e.label), total=None,
                                                    info="pretraining")

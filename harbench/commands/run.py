@@ -17,6 +17,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--db", help="DuckDB file (default: HARBENCH_DB or results/harbench.duckdb)")
     run.add_argument("--dry-run", action="store_true", help="print the expanded runs, run nothing")
     run.add_argument("--rerun", action="store_true", help="run again even runs already stored")
+    run.add_argument("--reuse-stale", action="store_true",
+                     help="keep stored runs computed by different code instead of recomputing them")
     run.add_argument("--executor", help="executor plugin (default: the suite's, else local)")
     run.add_argument("--workers", type=int, help="parallel workers for the executor")
     run.add_argument(
@@ -40,26 +42,32 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _print_runs(console: Console, args: argparse.Namespace) -> int:
     from harbench import coordinator  # on use: `harbench --help` stays light
+    from harbench.staleness import of_stored
 
     loaded, stored = coordinator.dry_run(
         args.suite, db=args.db, executor=getattr(args, "executor", None),
         workers=getattr(args, "workers", None),
         options=executor_options(getattr(args, "executor_option", [])))
+    stale = of_stored(args.db, loaded.specs, stored)
+    reuse = bool(getattr(args, "reuse_stale", False))  # run --dry-run --reuse-stale
     if getattr(args, "format", "table") == "json":
         import json
 
         runs = [{"run_id": spec.run_id, "dataset": spec.dataset, "model": spec.model_label,
                  "method": spec.method_label, "protocol": spec.protocol.get("name", ""),
-                 "fold": spec.fold, "seed": spec.seed, "stored": spec.run_id in stored}
+                 "fold": spec.fold, "seed": spec.seed, "stored": spec.run_id in stored,
+                 "stale": spec.run_id in stale.stale}
                 for spec in loaded.specs]
-        print(json.dumps({"suite": loaded.name, "runs": runs}, indent=2))
+        print(json.dumps({"suite": loaded.name, "runs": runs, "stale": len(stale),
+                          "stale_unknown": len(stale.unknown)}, indent=2))
         return 0
     from harbench.report.terminal import print_fitted
 
     headers = ["#", "dataset", "model", "method", "protocol", "fold", "seed", "run_id", "stored"]
     rows = [
         [str(i), spec.dataset, spec.model_label, spec.method_label, spec.protocol.get("name", ""),
-         str(spec.fold), str(spec.seed), spec.run_id, "yes" if spec.run_id in stored else ""]
+         str(spec.fold), str(spec.seed), spec.run_id,
+         ("stale" if spec.run_id in stale.stale else "yes") if spec.run_id in stored else ""]
         for i, spec in enumerate(loaded.specs, 1)
     ]
     # numbers and run ids are never wrapped or cut; names wrap on a narrow terminal
@@ -70,8 +78,11 @@ def _print_runs(console: Console, args: argparse.Namespace) -> int:
                  split_by=("dataset", "protocol"))
     console.print(
         f"{len(loaded.specs)} runs, {len(stored)} already stored, "
-        f"{len(loaded.specs) - len(stored)} to run"
+        f"{len(loaded.specs) - len(stored) + (0 if reuse else len(stale))} to run"
     )
+    if stale:
+        console.print(stale.message(reused=True if reuse else None), markup=False,
+                      highlight=False)
     return 0
 
 
@@ -113,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             workers=args.workers,
             options=executor_options(args.executor_option),
             sink=view,
+            reuse_stale=args.reuse_stale,
         )
     console.print(
         f"{escaped(summary.suite)}: {summary.ok} ok, {summary.failed} failed, "
