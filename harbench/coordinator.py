@@ -204,7 +204,8 @@ def run_suite(
             return Summary(loaded.name, 0, 0)
     with suite_lock(default_db(db), loaded.name), Store(db) as store:  # lock first: no write
         spill.ingest(store)  # results an earlier suite could not write (the store was locked)
-        store.link_suite(loaded.name, [s.run_id for s in specs],
+        specs, untunable = _tune(loaded, specs, store, engine, n_workers, emit, settings)
+        store.link_suite(loaded.name, [s.run_id for s in specs] + [s.run_id for s, _ in untunable],
                          yaml_text=Path(path).read_text(), path=str(path))
         done = set() if rerun else store.finished_ids(s.run_id for s in specs)
         done, stale = staleness.settle(store, specs, done, reuse=reuse_stale, emit=emit)
@@ -215,6 +216,8 @@ def run_suite(
         summary.stages = len(work.stages)
         emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,
                              len(work.stages), engine.name, n_workers, str(store.path)))
+        for spec, why in untunable:  # a tuned run whose study has no completed trial
+            _run_done(spec, HarbenchError(why), store, summary, len(pending), emit)
         if work.phases:  # nothing to run: no worker or cluster is started
             with _session(engine, n_workers, emit, settings) as running:
                 for phase in work.phases:
@@ -223,6 +226,21 @@ def run_suite(
     emit(ev.SuiteFinished(loaded.name, summary.ok, summary.failed, summary.skipped,
                           time.perf_counter() - started))
     return summary
+
+
+def _tune(loaded: suite.Suite, specs: list[suite.RunSpec], store: Store, engine: Any,
+          workers: int, emit: Callable[[Any], None], settings: dict[str, Any]
+          ) -> tuple[list[suite.RunSpec], list[tuple[suite.RunSpec, str]]]:
+    """The tuning phase (:mod:`harbench.tuning.phase`): the runs with their chosen
+    configurations, and the tuned runs that cannot run. Untuned suites pass through."""
+    if not any(loaded.tuning_of.values()):
+        return specs, []
+    from harbench.tuning import phase, studies
+
+    assignment = studies.plan(specs, loaded.tuning_of)
+    outcome = phase.tune(specs, assignment, store,
+                         lambda: _session(engine, workers, emit, settings))
+    return outcome.specs, outcome.unusable
 
 
 def _session(engine: Any, workers: int, emit: Callable[[Any], None],

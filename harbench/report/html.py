@@ -16,6 +16,7 @@ from harbench.report import plots
 from harbench.report.exports import cell_texts, display_names
 from harbench.report.formatting import SHORT_HEADERS
 from harbench.report.leaderboard import build
+from harbench.tuning.summary import tuning_html
 from harbench.report.reproduction import reproduction
 from harbench.report.suites import check_suite, suite_names, suite_yaml
 from harbench.store import Store
@@ -183,6 +184,7 @@ def render(store: Store, suite: str | None = None) -> str:
         "dataset; one row per configuration</p>",
         leaderboard_html(store, suite),
         speedup_html(store, suite),
+        tuning_html(store, suite),
         "<h2>Figures</h2>",
         figures_html(store, suite),
         reproduction_html(store),

@@ -64,6 +64,7 @@ TOP_KEYS = {
     "executor",
     "skip_missing_datasets",
     "compare",
+    "tuning",
 }
 DEFAULT_KEYS = {"window", "protocol", "training", "pretrain"}
 MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds", "budgets"}
@@ -80,7 +81,9 @@ class Suite:
     skip_missing_datasets: bool = False
     compare: dict[str, Any] | None = None
     parts: Parts | None = field(default=None, repr=False)
+    tuning: dict[str, Any] | None = None  # the `tuning:` block as written (harbench.tuning)
     _plan: list[RunSpec] | None = field(default=None, repr=False)
+    tuning_of: dict[str, Any] = field(default_factory=dict, repr=False)  # run_id -> its block
 
     def expand(self) -> list[RunSpec]:
         """Every run of the suite, in matrix order (built once, then reused)."""
@@ -92,6 +95,7 @@ class Suite:
                 raise self.parts.where.error(
                     ("matrix",), "the matrix expands to no runs (everything excluded?)"
                 )
+            self.tuning_of = _tuning_of(self, self._plan)
         return self._plan
 
     @property
@@ -144,7 +148,28 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
     parts = errors.attempt(_parts, where, data)
     errors.raise_any()
     compare = compare_block(where, data.get("compare"), parts.methods)
-    return Suite(name, path, description, executor, skip_missing, compare, parts)
+    tuning = _tuning_block(where, data.get("tuning"), parts)
+    return Suite(name, path, description, executor, skip_missing, compare, parts, tuning)
+
+
+def _tuning_block(where: Where, value: Any, parts: Parts) -> dict[str, Any] | None:
+    """The `tuning:` block, checked as written (each cell's is checked again when expanded)."""
+    if value is None:
+        return None
+    from harbench.tuning import block
+
+    block.parse(where, ("tuning",), value, parts.methods)
+    return dict(value)
+
+
+def _tuning_of(loaded: Suite, specs: list[RunSpec]) -> dict[str, Any]:
+    """Each run's tuning block after its overrides (empty when the suite tunes nothing)."""
+    parts = loaded.parts
+    if loaded.tuning is None and not any("tuning" in r.set for r in parts.overrides):
+        return {}
+    from harbench.tuning import cells
+
+    return cells.resolve(parts.where, loaded.tuning, parts.overrides, parts.methods, specs)
 
 
 def _name(where: Where, data: dict[str, Any], path: Path) -> str:
