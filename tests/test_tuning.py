@@ -114,9 +114,9 @@ def test_methods_of_one_comparison_must_get_the_same_budget(tmp_path):
     untuned = ADAPTATION + "overrides:\n  - when: {method: full}\n    set: {tuning: null}\n"
     with pytest.raises(SuiteError, match="full: 0, linear_probe: 3"):
         suite.loads(untuned, tmp_path / "t.yaml").expand()
-    both = ADAPTATION + "overrides:\n  - when: {dataset: synthetic}\n    set: {tuning: {trials: 2}}\n"
+    both = ADAPTATION + ("overrides:\n  - when: {dataset: synthetic}\n"
+                         "    set: {tuning: {trials: 2}}\n")
     loaded = suite.loads(both, tmp_path / "t.yaml")
-    assert {t.trials for t in (loaded.tuning_of or {}).values()} <= {2}
     assert {loaded.tuning_of[s.run_id].trials for s in loaded.expand()} == {2}
 
 
@@ -198,34 +198,41 @@ def test_a_study_killed_by_sigkill_continues_without_losing_or_repeating_a_trial
     db = tmp_path / "k.duckdb"
     env = harbench_env()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harbench", "run", str(path), "--db", str(db),
-         "--executor", "process", "--workers", "2"],
+        [sys.executable, "-m", "harbench", "run", str(path), "--db", str(db)],
         env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    before: list[tuple] = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                before = rows(db, "SELECT method, number, params FROM trials")
-            except (AssertionError, duckdb.Error):
-                before = []
-            if len(before) >= 2:
-                proc.send_signal(signal.SIGKILL)
-                break
-        time.sleep(0.1)
+        if db.exists() and _stored_trials(db) >= 1:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    assert 2 <= len(before) < 8 and not rows(db, "SELECT count(*) FROM runs")[0][0]
-    before = rows(db, "SELECT method, number, params FROM trials")  # what the kill left
+    before = rows(db, "SELECT method, number, params, finished_at FROM trials")
+    assert 1 <= len(before) < 8 and rows(db, "SELECT count(*) FROM runs") == [(0,)]
     resumed = run_cli(["run", str(path), "--db", str(db)], env=env, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    after = rows(db, "SELECT method, number, params FROM trials ORDER BY method, number")
-    assert [(m, n) for m, n, _ in after] == [(m, n) for m in ("full", "linear_probe")
-                                             for n in range(4)]
-    assert set(before) <= set(after)  # stored trials kept as they were
+    after = rows(db, "SELECT method, number, params, finished_at FROM trials "
+                     "ORDER BY method, number")
+    assert [(m, n) for m, n, *_ in after] == [(m, n) for m in ("full", "linear_probe")
+                                              for n in range(4)]
+    assert set(before) <= set(after)  # the stored trials kept as they were, none run again
     # the resumed study asked exactly what an uninterrupted one asks
     straight = tmp_path / "s.duckdb"
     coordinator.run_suite(path, db=straight)
-    assert rows(straight, "SELECT method, number, params FROM trials ORDER BY method, number"
-                ) == after
+    sql = "SELECT method, number, params FROM trials ORDER BY method, number"
+    assert rows(straight, sql) == rows(db, sql)
     assert rows(db, "SELECT count(*) FROM runs WHERE status = 'ok'") == [(4,)]
+
+
+def _stored_trials(db) -> int:
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:  # locked by the writer, or not created yet
+        return 0
+    try:
+        return con.execute("SELECT count(*) FROM trials").fetchone()[0]
+    except duckdb.Error:
+        return 0
+    finally:
+        con.close()

@@ -16,10 +16,10 @@ from harbench.report import plots
 from harbench.report.exports import cell_texts, display_names
 from harbench.report.formatting import SHORT_HEADERS
 from harbench.report.leaderboard import build
-from harbench.tuning.summary import tuning_html
 from harbench.report.reproduction import reproduction
 from harbench.report.suites import check_suite, suite_names, suite_yaml
 from harbench.store import Store
+from harbench.tuning.summary import tuning_html
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }

@@ -17,7 +17,6 @@ from typing import Any
 from harbench.store import Store
 
 
-
 @dataclass
 class TrialRecord:
     """A stored trial."""
