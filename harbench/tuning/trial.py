@@ -51,7 +51,7 @@ class TrialResult:
     state: str  # "completed", "pruned" or "failed"
     value: float | None = None
     curve: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time, pretraining stages left out (their own cost)
     macs: float = 0.0
     subjects: list[int] = field(default_factory=list)
     error: str = ""
@@ -64,6 +64,7 @@ class Pruned(Exception):
 def execute_trial(trial: Trial, emit: Callable[[Any], None] | None = None) -> TrialResult:
     """Run ``trial`` (any process); a failure becomes a failed trial carrying its error."""
     started = time.perf_counter()
+    _stage_seconds[0] = 0.0
     out = TrialResult(trial.study, trial.number, dict(trial.params), "completed")
     seen: set[int] = set()
     bests: list[float] = []
@@ -78,12 +79,13 @@ def execute_trial(trial: Trial, emit: Callable[[Any], None] | None = None) -> Tr
         out.macs += _macs_so_far[0]
     except Exception as exc:  # a trial that raises must not stop the study
         out.state, out.error = "failed", f"{type(exc).__name__}: {exc}"
-    out.seconds = time.perf_counter() - started
+    out.seconds = time.perf_counter() - started - _stage_seconds[0]
     out.subjects = sorted(seen)
     return out
 
 
 _macs_so_far = [0.0]  # the MACs of a run stopped by pruning (read once the exception unwinds)
+_stage_seconds = [0.0]  # pretraining stages loaded or trained: their own cost, not the trial's
 
 
 def _train(spec: RunSpec, target: int, thresholds: dict[str, float],
@@ -110,7 +112,9 @@ def _train(spec: RunSpec, target: int, thresholds: dict[str, float],
                                **spec.model_params)
     pretrain.strip_pretraining(model)
     if spec.pretrain is not None:
+        stage_started = time.perf_counter()
         pretrain.for_run(spec, model, data)
+        _stage_seconds[0] += time.perf_counter() - stage_started
     model = blocks.adapt(model, spec.method, bn_policy=bn_policy(spec), **spec.method_params)
     frozen = blocks.adapted_info(model).bn_policy == "frozen"
     model.to(run_device())
