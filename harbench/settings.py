@@ -444,6 +444,11 @@ def reference() -> str:
         where = "`executor:`" if block == "executor" else f"`defaults.{block}`"
         parts.append(f"### {where}\n\n{(cls.__doc__ or '').strip().splitlines()[0]}\n")
         parts.append(markdown_table(cls.params()) + "\n")
+    from harbench.tuning.block import PARAMS as TUNING_PARAMS
+
+    parts.append("### `tuning:`\n\nOne budget of trials per method, searched on validation "
+                 "only (docs/tuning.md).\n")
+    parts.append(markdown_table(TUNING_PARAMS) + "\n")
     for kind in ("protocols", "models", "methods", "executors"):
         for name in plugins.registry().names(kind):
             plugin = plugins.get(kind, name)

@@ -88,7 +88,7 @@ def test_a_suite_with_a_tuning_block_validates(tmp_path):
 
 @pytest.mark.parametrize("change, message", [
     ("dev_targets: [5]", "dev_targets [2] are also reported targets"),
-    ("trials: 3", "expected a whole number from 1 to 1000"),
+    ("trials: 3", "expected int >= 1 and <= 1000"),
     ("log_uniform: [1.0e-3, 3.0e-2]", "a log scale needs low > 0"),
     ("training.weight_decay:", "expected training.<setting>, method.<param> or model.<param>"),
     ("    full:\n", "no parameter 'rank'"),

@@ -24,7 +24,7 @@ from typing import Any
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
-from harbench.settings import TrainingSettings, plugin_params, resolve
+from harbench.settings import Param, TrainingSettings, plugin_params, resolve
 from harbench.suite.located import Key, Where, check_keys, known, mapping
 
 BLOCK_KEYS = {"trials", "seed", "pruner", "startup", "parallel", "dev_targets", "space", "methods"}
@@ -32,6 +32,29 @@ KINDS = ("log_uniform", "uniform", "int", "log_int", "categorical")
 PARTS = ("training", "method", "model")  # what a dimension may name: training.lr, method.r, ...
 PRUNERS = ("median", "halving", "none")
 MAX_TRIALS = 1000
+
+# The block's own keys, declared once: checked by `parse` and rendered in docs/settings.md.
+PARAMS = {
+    "trials": Param(None, "trials per method and study (required): the one budget of every "
+                          "method compared", kind="int", min=1, max=MAX_TRIALS),
+    "seed": Param(0, "seed of the TPE sampler (per trial: seed, study, number) and of the "
+                     "trials' training", min=0, max=2**31 - 1),
+    "pruner": Param("median", "stop a trial on its per-epoch validation macro-F1: median of "
+                              "the completed trials, successive halving, or never",
+                    choices=PRUNERS),
+    "startup": Param(None, "trials drawn at random before TPE models the space and pruning "
+                           "starts; null = a third of the trials (at least 1)", kind="int",
+                     min=0, max=MAX_TRIALS),
+    "parallel": Param(1, "trials of one study asked at once from the same history (studies of "
+                         "different methods and folds always run side by side)", min=1,
+                      max=MAX_TRIALS),
+    "dev_targets": Param(None, "subject_adaptation: the development targets trials adapt to; "
+                               "never among protocol.targets", kind="list"),
+    "space": Param({}, "dimensions searched for every method: training.<setting>, "
+                       "method.<param> or model.<param> -> {log_uniform, uniform, int or log_int: "
+                       "[low, high]} or {categorical: [choices]}"),
+    "methods": Param({}, "per method name, dimensions searched on top of space"),
+}
 
 
 @dataclass(frozen=True)
@@ -94,16 +117,11 @@ def parse_mapping(where: Where, key: Key, given: dict[str, Any], methods: list[A
     check_keys(where, key, given, BLOCK_KEYS)
     if "trials" not in given:
         raise where.error(key, "missing 'trials': the budget of trials of every method")
-    trials = _int(where, key + ("trials",), given["trials"], 1, MAX_TRIALS)
-    seed = _int(where, key + ("seed",), given.get("seed", 0), 0, 2**31 - 1)
-    pruner = given.get("pruner", "median")
-    if pruner not in PRUNERS:
-        raise where.error(key + ("pruner",), f"expected one of {', '.join(PRUNERS)}, "
-                                             f"got {pruner!r}")
-    startup = given.get("startup")
-    if startup is not None:
-        startup = _int(where, key + ("startup",), startup, 0, trials)
-    parallel = _int(where, key + ("parallel",), given.get("parallel", 1), 1, trials)
+    trials = _checked(where, key, "trials", given)
+    seed = _checked(where, key, "seed", given)
+    pruner = _checked(where, key, "pruner", given)
+    startup = _checked(where, key, "startup", given)
+    parallel = _checked(where, key, "parallel", given)
     dev = given.get("dev_targets")
     if dev is not None:
         if not (isinstance(dev, list) and dev and all(
@@ -128,10 +146,12 @@ def parse_mapping(where: Where, key: Key, given: dict[str, Any], methods: list[A
     return Tuning(trials, seed, pruner, startup, parallel, dev, space, per_method)
 
 
-def _int(where: Where, key: Key, value: Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise where.error(key, f"expected a whole number from {low} to {high}, got {value!r}")
-    return value
+def _checked(where: Where, key: Key, name: str, given: dict[str, Any]) -> Any:
+    param = PARAMS[name]
+    try:
+        return param.check(given.get(name, param.default))
+    except HarbenchError as exc:
+        raise where.error(key + (name,), str(exc)) from None
 
 
 def _space(where: Where, key: Key, value: Any, methods: list[str]) -> dict[str, Dimension]:
