@@ -236,10 +236,16 @@ def _tune(loaded: suite.Suite, specs: list[suite.RunSpec], store: Store, engine:
     if not any(loaded.tuning_of.values()):
         return specs, []
     from harbench.tuning import phase, studies
+    from harbench.tuning.summary import params_text
+
+    def on_trial(result: Any, study: Any) -> None:
+        emit(ev.TrialFinished(study.label, study.key, result.number, study.tuning.trials,
+                              result.state, result.value, params_text(result.params),
+                              result.seconds, result.error))
 
     assignment = studies.plan(specs, loaded.tuning_of)
     outcome = phase.tune(specs, assignment, store,
-                         lambda: _session(engine, workers, emit, settings))
+                         lambda: _session(engine, workers, emit, settings), on_trial)
     return outcome.specs, outcome.unusable
 
 
@@ -330,6 +336,10 @@ def dry_run(
     db_path = Path(db) if db else None
     try:
         with Store(db_path, read_only=True) as store:
+            if any(loaded.tuning_of.values()):  # a tuned run is stored under its chosen config
+                from harbench.tuning.phase import as_tuned
+
+                loaded._plan = as_tuned(loaded.specs, loaded.tuning_of, store)
             stored = store.finished_ids(s.run_id for s in loaded.specs)
     except Exception:  # no database yet, or locked by a running suite: nothing known as stored
         stored = set()

@@ -64,7 +64,7 @@ def tune(
     assignment: studies.Assignment,
     store: Store,
     open_session: Callable[[], contextlib.AbstractContextManager[Any]],
-    on_trial: Callable[[TrialResult], None] | None = None,
+    on_trial: Callable[[TrialResult, studies.Study], None] | None = None,
 ) -> Outcome:
     """Run the studies of ``assignment`` to their budgets (resuming from the store), then the
     runs of ``specs`` with each tuned run's chosen configuration."""
@@ -85,7 +85,7 @@ def tune(
                     storage.write(store, result, assignment.studies[trial.study])
                     outcome.trials_run += 1
                     if on_trial is not None:
-                        on_trial(result)
+                        on_trial(result, assignment.studies[trial.study])
     stored = storage.load(store, keys)
     for spec in specs:
         key = assignment.of_run.get(spec.run_id)
@@ -109,3 +109,21 @@ def _as_result(trial: Trial, result: Any) -> TrialResult:
     error = f"{type(result).__name__}: {result}" if isinstance(result, BaseException) else \
         f"unexpected answer {type(result).__name__}"
     return TrialResult(trial.study, trial.number, dict(trial.params), "failed", error=error)
+
+
+def as_tuned(specs: list[RunSpec], tuning_of: dict[str, Any], store: Store) -> list[RunSpec]:
+    """``specs`` with each tuned run whose study is complete in ``store`` given its chosen
+    configuration (its identity as stored); the others as planned (for ``validate``, which
+    reads and never tunes)."""
+    assignment = studies.plan(specs, tuning_of)
+    if not assignment.studies:
+        return specs
+    stored = storage.load(store, assignment.studies)
+    out = []
+    for spec in specs:
+        key = assignment.of_run.get(spec.run_id)
+        complete = key is not None and len(stored[key]) >= assignment.studies[key].tuning.trials
+        params = chosen(stored[key]) if complete else None
+        out.append(spec if params is None else studies.tuned(spec, assignment.studies[key],
+                                                               params))
+    return out

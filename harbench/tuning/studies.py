@@ -90,10 +90,28 @@ def _study(spec: RunSpec, tuning: Tuning) -> Study:
         bases = (replace(spec, seed=tuning.seed),)
     text = json.dumps({"runs": [b.canonical() for b in bases],
                        "space": {k: d.as_dict() for k, d in sorted(space.items())},
-                       "tuning": tuning.settings()}, sort_keys=True, default=str)
+                       "tuning": tuning.settings(), "code": code_of(bases[0])},
+                      sort_keys=True, default=str)
     key = hashlib.sha256(text.encode()).hexdigest()[:20]
     return Study(key, spec.method, label(spec.method, spec.method_params, "methods"), tuning,
                  space, bases, reported)
+
+
+TUNING_CODE = frozenset({"harbench.tuning.trial", "harbench.tuning.sampler",
+                         "harbench.tuning.pruning", "harbench.tuning.studies",
+                         "harbench.tuning.phase"})
+
+
+def code_of(base: RunSpec) -> str:
+    """The code that scores a study's trials: the run's (core and plugins) and tuning's own,
+    comments and docstrings aside (:mod:`harbench.codeprint`); changed code is a new study."""
+    from harbench import codeprint
+
+    try:
+        tuning = codeprint.fingerprint(TUNING_CODE)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        tuning = ""
+    return f"{codeprint.for_spec_or_empty(base)}:{tuning}"
 
 
 def reported_targets(spec: RunSpec) -> list[int]:
