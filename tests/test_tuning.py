@@ -236,3 +236,39 @@ def _stored_trials(db) -> int:
         return 0
     finally:
         con.close()
+
+
+def _record(state, values, number=0):
+    from harbench.tuning.storage import TrialRecord
+
+    curve = [{"target": 0, "epoch": e, "val_f1": v} for e, v in enumerate(values, 1)]
+    return TrialRecord("s", number, {}, state, max(values) if state == "completed" else None,
+                       curve)
+
+
+def test_pruning_thresholds_follow_the_completed_trials_curves():
+    from harbench.tuning import pruning
+
+    done = [_record("completed", [0.2, 0.5, 0.6]), _record("completed", [0.4, 0.3, 0.9]),
+            _record("completed", [0.1, 0.7, 0.8]), _record("pruned", [0.05])]
+    median = pruning.thresholds("median", done, startup=3)
+    # best so far per epoch: [0.2, 0.5, 0.6], [0.4, 0.4, 0.9], [0.1, 0.7, 0.8]
+    assert median == {1: 0.2, 2: 0.5, 3: 0.8}
+    assert pruning.thresholds("median", done, startup=4) == {}  # 3 completed < startup
+    assert pruning.thresholds("none", done, startup=0) == {}
+    halving = pruning.thresholds("halving", done, startup=1)
+    # rung epoch 1 (the only rung below 3 epochs): keep the best third of the 4 that reached it
+    assert halving == {1: 0.4}
+
+
+def test_a_trial_below_its_threshold_stops_there_and_is_stored_as_pruned(tmp_path):
+    from harbench.tuning.trial import Trial, execute_trial
+
+    (spec,) = suite.loads(LOSO, tmp_path / "l.yaml").expand()
+    kept = execute_trial(Trial("s", 0, {}, [spec]))
+    assert kept.state == "completed" and [r["epoch"] for r in kept.curve] == [1, 2]
+    assert kept.value == max(r["val_f1"] for r in kept.curve) and kept.macs > 0
+    pruned = execute_trial(Trial("s", 1, {}, [spec], {"1": 1.01}))  # unreachable at epoch 1
+    assert pruned.state == "pruned" and [r["epoch"] for r in pruned.curve] == [1]
+    assert pruned.value is None and 0 < pruned.macs < kept.macs
+    assert kept.subjects == pruned.subjects == [2, 3]  # fold 0 tests subject 1

@@ -68,7 +68,7 @@ def _halving(curves: list[dict[int, float]]) -> dict[int, float]:
     out: dict[int, float] = {}
     steps = sorted(set().union(*curves)) if curves else []
     last_epoch = max((s % STEP for s in steps), default=0)
-    rung_epochs = set(rungs(last_epoch + 1))
+    rung_epochs = set(rungs(last_epoch))  # a rung at the last epoch would save nothing
     for step in steps:
         if step % STEP not in rung_epochs:
             continue
