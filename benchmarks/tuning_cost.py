@@ -7,7 +7,7 @@ twin's main methods (full, linear probe, LoRA on convs, LoRA-Edge at rank 2). Th
 this process, one after the other, on fresh stores sharing the window and pretraining caches:
 
 - untuned: every method at the twin's hand-picked settings;
-- tuned, pruned: ``--trials`` trials per method (TPE, median pruning), then the reported runs;
+- tuned, pruned: ``--trials`` trials per method (TPE, ``--pruner``), then the reported runs;
 - tuned, unpruned: the same trials without pruning, then the reported runs.
 
 Cost is counted in training epochs and training MACs (3 x forward MACs x windows seen, plus the
@@ -16,6 +16,7 @@ training (trial seconds + the reported runs' fit seconds; the machine may be sha
 are indicative). Goal: tuned with 12 trials per method <= 4x the untuned comparison.
 
     python benchmarks/tuning_cost.py [--trials 12] [--targets 1 2] [--dev 3] [--epochs 6]
+                                     [--pruner median|halving]
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--targets", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--dev", type=int, nargs="+", default=[3])
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--pruner", choices=("median", "halving"), default="median")
     args = parser.parse_args()
     base = dict(targets=list(args.targets), epochs=args.epochs, methods=METHODS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,14 +128,15 @@ def main() -> None:
         results = {
             "untuned": measure(folder, "untuned", SUITE.format(name="untuned", **base)),
             "tuned, pruned": measure(folder, "pruned", SUITE.format(name="pruned", **base)
-                                     + TUNING.format(trials=args.trials, pruner="median",
+                                     + TUNING.format(trials=args.trials, pruner=args.pruner,
                                                      dev=list(args.dev))),
             "tuned, unpruned": measure(folder, "unpruned", SUITE.format(name="unpruned", **base)
                                        + TUNING.format(trials=args.trials, pruner="none",
                                                        dev=list(args.dev))),
         }
     print(f"4 methods, {len(args.targets)} reported targets {args.targets}, dev targets "
-          f"{args.dev}, {args.epochs} epochs, {args.trials} trials per method (pruning: median)")
+          f"{args.dev}, {args.epochs} epochs, {args.trials} trials per method (pruning: "
+          f"{args.pruner})")
     print(f"{'comparison':<17}{'trials':>7}{'pruned':>7}{'epochs':>8}{'GMACs':>9}"
           f"{'train s':>9}{'wall s':>8}")
     for name, r in results.items():

@@ -169,9 +169,12 @@ def test_a_tuned_suite_stores_its_trials_and_reports_the_chosen_configuration(tm
     with Store(db, read_only=True) as store:
         page = html.render(store, "tune")
         board = build_board(store, suite="tune")
+        paired = build_board(store, suite="tune", against="full")
     assert "<h2>Tuning</h2>" in page
     for row in board.rows:
         assert row["chosen"] in page
+    (probe,) = [r for r in paired.rows if r["method"] == "linear_probe tuned"]
+    assert probe["pairs"] == 2  # tuned with the same budget as the tuned reference: paired
 
 
 def test_loso_trials_train_on_the_folds_training_part_only(tmp_path):

@@ -32,7 +32,8 @@ TUNED_PARTS = {"training": "training", "method": "method_params", "model": "mode
 
 def tuned_keys(run: Run) -> tuple[str, ...]:
     """What a tuned run's study chose (its values may differ per fold's study) and the study
-    itself: left out of the configuration; the budget (``tuning.trials``) stays in it."""
+    itself: left out of the configuration; the budget and the study family (the study without
+    the fold: same space, settings, code and data) stay in it."""
     record = run.config.get("tuning") if isinstance(run.config, dict) else None
     if not isinstance(record, dict):
         return ()

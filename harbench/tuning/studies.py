@@ -38,6 +38,7 @@ class Study:
     space: dict[str, Dimension]
     bases: tuple[RunSpec, ...]  # one per development target, or the fold itself
     reported_subjects: tuple[int, ...] = ()  # subjects no trial may see (reported targets)
+    family: str = ""  # the key without the fold: the studies of one configuration's folds
 
     @property
     def epochs(self) -> int:
@@ -88,13 +89,18 @@ def _study(spec: RunSpec, tuning: Tuning) -> Study:
         bases = tuple(_dev_run(spec, tuning, i, reported) for i in range(len(tuning.dev_targets)))
     else:
         bases = (replace(spec, seed=tuning.seed),)
-    text = json.dumps({"runs": [b.canonical() for b in bases],
-                       "space": {k: d.as_dict() for k, d in sorted(space.items())},
-                       "tuning": tuning.settings(), "code": code_of(bases[0])},
-                      sort_keys=True, default=str)
-    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    shared = {"space": {k: d.as_dict() for k, d in sorted(space.items())},
+              "tuning": tuning.settings(), "code": code_of(bases[0])}
+    key = _hash({**shared, "runs": [b.canonical() for b in bases]})
+    family = _hash({**shared, "runs": [{k: v for k, v in b.canonical().items() if k != "fold"}
+                                       for b in bases]})
     return Study(key, spec.method, label(spec.method, spec.method_params, "methods"), tuning,
-                 space, bases, reported)
+                 space, bases, reported, family)
+
+
+def _hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 TUNING_CODE = frozenset({"harbench.tuning.trial", "harbench.tuning.sampler",
@@ -180,10 +186,11 @@ def apply(spec: RunSpec, params: dict[str, Any]) -> RunSpec:
 
 
 def tuned(spec: RunSpec, study: Study, params: dict[str, Any]) -> RunSpec:
-    """The reported run with the study's chosen ``params``: the study key, the budget and the
-    chosen values are part of its identity (``RunSpec.tuning``)."""
+    """The reported run with the study's chosen ``params``: the study key (and its family: the
+    key without the fold), the budget and the chosen values are part of its identity
+    (``RunSpec.tuning``)."""
     final = apply(spec, params)
-    record = {"study": study.key, "trials": study.tuning.trials,
+    record = {"study": study.key, "family": study.family, "trials": study.tuning.trials,
               "params": dict(sorted(params.items())), "label": study.label}
     return replace(final, tuning=record)
 
