@@ -71,6 +71,10 @@ def rows(db, sql):
 
 
 def test_a_suite_with_a_tuning_block_validates(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(ADAPTATION)
+    checked, stored = coordinator.dry_run(path, db=tmp_path / "none.duckdb")  # `validate`
+    assert len(checked.specs) == 4 and not stored
     loaded = suite.loads(ADAPTATION, tmp_path / "t.yaml")
     specs = loaded.expand()
     assert len(specs) == 4  # two methods x two reported targets
