@@ -24,37 +24,23 @@ from typing import Any
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
-from harbench.settings import Param, TrainingSettings, plugin_params, resolve
+from harbench.settings import (
+    TUNING_MAX_TRIALS,
+    TUNING_PARAMS,
+    TUNING_PRUNERS,
+    TrainingSettings,
+    plugin_params,
+    resolve,
+)
 from harbench.suite.located import Key, Where, check_keys, known, mapping
 
 BLOCK_KEYS = {"trials", "seed", "pruner", "startup", "parallel", "dev_targets", "space", "methods"}
 KINDS = ("log_uniform", "uniform", "int", "log_int", "categorical")
 PARTS = ("training", "method", "model")  # what a dimension may name: training.lr, method.r, ...
-PRUNERS = ("median", "halving", "none")
-MAX_TRIALS = 1000
+PRUNERS = TUNING_PRUNERS
+MAX_TRIALS = TUNING_MAX_TRIALS
+PARAMS = TUNING_PARAMS  # the block's own keys (harbench.settings: rendered in docs/settings.md)
 
-# The block's own keys, declared once: checked by `parse` and rendered in docs/settings.md.
-PARAMS = {
-    "trials": Param(None, "trials per method and study (required): the one budget of every "
-                          "method compared", kind="int", min=1, max=MAX_TRIALS),
-    "seed": Param(0, "seed of the TPE sampler (per trial: seed, study, number) and of the "
-                     "trials' training", min=0, max=2**31 - 1),
-    "pruner": Param("median", "stop a trial on its per-epoch validation macro-F1: median of "
-                              "the completed trials, successive halving, or never",
-                    choices=PRUNERS),
-    "startup": Param(None, "trials drawn at random before TPE models the space and pruning "
-                           "starts; null = a third of the trials (at least 1)", kind="int",
-                     min=0, max=MAX_TRIALS),
-    "parallel": Param(1, "trials of one study asked at once from the same history (studies of "
-                         "different methods and folds always run side by side)", min=1,
-                      max=MAX_TRIALS),
-    "dev_targets": Param(None, "subject_adaptation: the development targets trials adapt to; "
-                               "never among protocol.targets", kind="list"),
-    "space": Param({}, "dimensions searched for every method: training.<setting>, "
-                       "method.<param> or model.<param> -> {log_uniform, uniform, int or log_int: "
-                       "[low, high]} or {categorical: [choices]}"),
-    "methods": Param({}, "per method name, dimensions searched on top of space"),
-}
 
 
 @dataclass(frozen=True)
