@@ -185,7 +185,7 @@ def test_loso_trials_train_on_the_folds_training_part_only(tmp_path):
     path = tmp_path / "l.yaml"
     path.write_text(LOSO)
     db = tmp_path / "l.duckdb"
-    summary = coordinator.run_suite(path, db=db, executor="process", workers=2)
+    summary = coordinator.run_suite(path, db=db, executor="process", workers=1)
     assert (summary.ok, summary.failed) == (1, 0)
     (extra,) = rows(db, "SELECT extra FROM details")[0]
     test_subjects = set(json.loads(extra)["test_subjects"])
