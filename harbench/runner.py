@@ -203,6 +203,7 @@ def _execute(
     gpu = _memory_source.applies(device)
     if gpu:
         _memory_source.reset_peak(device)
+    cpu_peak = memory.TrainingPeak.start() if not gpu else None  # training alone, on the CPU
     result = fit(
         model,
         (X_train, y_train),
@@ -215,6 +216,8 @@ def _execute(
     )
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
+    if cpu_peak is not None:
+        metrics.update(cpu_peak.stop().metrics())
     test = evaluate(model, X_test, y_test, n_classes)
     deployed = blocks.merge(model)
     merged_test = evaluate(deployed, X_test, y_test, n_classes)

@@ -11,6 +11,10 @@ Three views of training memory:
   with the child's resident size after its imports as the baseline.
 - ``cuda_peak_memory``: ``torch.cuda.max_memory_allocated`` around a function, plus the
   process's memory as NVML reports it (GPU only).
+- ``TrainingPeak``: the CPU measure stored with every run (``train_peak_rss_mb``): the RSS
+  high-water mark during the training phase over the RSS at its start, after data and model are
+  loaded and freed heap pages are handed back to the OS, so that it counts what training itself
+  allocates (gradients, optimiser state, activations, batches), not imports or loading order.
 
 A quantised weight is recognised by duck typing: a parameter with a ``quant_state`` (as
 bitsandbytes' ``Params4bit`` has) counts its packed storage plus every tensor its quantisation
@@ -239,6 +243,76 @@ def reset_peak_rss() -> None:
             clear.write("5")
     except OSError:
         pass
+
+
+def current_rss_bytes() -> int | None:
+    """This process's resident set size now (VmRSS, Linux); None where it cannot be read."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def trim_heap() -> None:
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim``); nothing elsewhere.
+
+    Without it, memory freed earlier in the process (loading, an earlier run) is reused silently
+    and a phase's RSS growth depends on what ran before it, not on the phase.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+        pass
+
+
+@dataclass
+class TrainingPeak:
+    """RSS high-water mark of one phase (training) over the RSS at its start, on the CPU.
+
+    ``start()`` trims the heap, lowers the kernel's high-water mark to the current RSS and reads
+    that as the baseline; ``stop()`` reads the mark. Where the mark cannot be lowered (not Linux,
+    or /proc/self/clear_refs not writable) the measure is None rather than a number that would
+    carry the process's earlier peak.
+    """
+
+    baseline_bytes: int | None = None
+    peak_bytes: int | None = None
+    # a lowered mark sits within a few pages of the current RSS; more means it was not lowered
+    _RESET_SLACK = 4 * 2**20
+
+    @classmethod
+    def start(cls) -> TrainingPeak:
+        trim_heap()
+        reset_peak_rss()
+        rss = current_rss_bytes()
+        if rss is None or peak_rss_bytes() > rss + cls._RESET_SLACK:
+            return cls()
+        return cls(baseline_bytes=rss)
+
+    def stop(self) -> TrainingPeak:
+        if self.baseline_bytes is not None:
+            self.peak_bytes = peak_rss_bytes()
+        return self
+
+    @property
+    def extra_bytes(self) -> int | None:
+        """Bytes the phase added at its peak; None when it could not be measured."""
+        if self.baseline_bytes is None or self.peak_bytes is None:
+            return None
+        return max(0, self.peak_bytes - self.baseline_bytes)
+
+    def metrics(self) -> dict[str, float]:
+        """{"train_peak_rss_mb": ...} when measured, else nothing."""
+        extra = self.extra_bytes
+        return {} if extra is None else {"train_peak_rss_mb": extra / 2**20}
 
 
 def _child_main(

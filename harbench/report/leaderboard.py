@@ -30,7 +30,11 @@ GROUP_ATTRS = {
 }
 COST_METRICS = ("trainable_params", "trainable_share", "macs", "fit_seconds", "setup_seconds",
                 "peak_memory_mb")
-MEMORY_SOURCES = ("cuda_peak_allocated_mb", "peak_rss_over_start_mb")
+# the same score of the source model before adaptation (stored when pretraining kept the head)
+BEFORE_METRICS = {"macro_f1": "source_macro_f1", "accuracy": "source_accuracy"}
+# GPU: torch's peak allocated during training; CPU: the RSS high-water mark of the training phase
+# over its start (measure.memory.TrainingPeak); older stores only hold the RSS over the run's start
+MEMORY_SOURCES = ("cuda_peak_allocated_mb", "train_peak_rss_mb", "peak_rss_over_start_mb")
 
 
 @dataclass
@@ -59,7 +63,8 @@ def parse_by(by: str) -> list[str]:
 
 
 def peak_memory(run: Run) -> float | None:
-    """The run's measured peak memory (GPU allocated when stored, else RSS over start)."""
+    """The run's measured training peak memory: GPU allocated when stored, else the CPU training
+    phase's RSS peak over its start, else (older stores) the RSS peak over the run's start."""
     for name in MEMORY_SOURCES:
         if name in run.metrics:
             return run.metrics[name]
@@ -118,6 +123,7 @@ def build(
                        **({"config": labels[key]} if has_config else {}), **row}
     board.rows = list(row_of.values())
     board.columns = list(groups) + (["config"] if has_config else []) + [metric, "std", "n"]
+    board.columns += [BEFORE_METRICS[metric]] if metric in BEFORE_METRICS else []
     board.columns += ["not_reached"] if computed else []
     board.columns += ["ci_low", "ci_high"] if ci else []
     if against:
@@ -169,6 +175,10 @@ def _row(metric: str, members: list[Run], *, ci: bool, computed: bool
         row["not_reached"] = sum(1 for r in members if r.metrics.get("reached") == 0.0)
     if ci:
         row["ci_low"], row["ci_high"] = summary.ci_low, summary.ci_high
+    if metric in BEFORE_METRICS:
+        before = [r.metrics[BEFORE_METRICS[metric]] for r in members
+                  if BEFORE_METRICS[metric] in r.metrics]
+        row[BEFORE_METRICS[metric]] = sum(before) / len(before) if before else None
     for cost in COST_METRICS:
         found = [peak_memory(r) if cost == "peak_memory_mb" else r.metrics.get(cost)
                  for r in members]
