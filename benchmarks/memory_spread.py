@@ -7,8 +7,11 @@ executor and a process-pool worker do), and prints, per measure, each seed's val
 
 - ``peak_rss_over_start_mb`` (old): the RSS high-water mark over the RSS at the run's start,
   before data and model are loaded;
-- ``train_peak_rss_mb`` (new, used by the leaderboard's memory column and ``pareto --x memory``):
-  the RSS high-water mark of the training phase over the RSS at its start;
+- ``train_peak_heap_mb`` (new, used by the leaderboard's memory column and ``pareto --x memory``):
+  the peak of the C heap's bytes in use during training over its value at the start of training
+  (glibc ``mallinfo2``, sampled every millisecond);
+- ``train_peak_rss_mb`` (stored beside it): the RSS high-water mark of the training phase over
+  the RSS at its start, mapped files left out;
 - ``mem_total_bytes`` (analytic, for reference: weights + gradients + optimiser + activations).
 
 Target: the new measure's spread < 10%.
@@ -36,7 +39,8 @@ matrix:
   seeds: [0, 1]
 """
 MEASURES = (("peak_rss_over_start_mb", "old: RSS peak over the run's start (MB)", 1.0),
-            ("train_peak_rss_mb", "new: RSS peak of training over its start (MB)", 1.0),
+            ("train_peak_heap_mb", "new: heap peak of training over its start (MB)", 1.0),
+            ("train_peak_rss_mb", "RSS peak of training over its start (MB)", 1.0),
             ("mem_total_bytes", "analytic total (MB)", 2.0 ** -20))
 
 
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             a, b = a * scale, b * scale
             s = spread(a, b)
-            if name == "train_peak_rss_mb":
+            if name == "train_peak_heap_mb":
                 worst_new = max(worst_new, s)
             print(f"  {title:48s} seed 0 {a:9.2f}  seed 1 {b:9.2f}  spread {100 * s:6.1f}%")
     print(f"new measure's worst seed-to-seed spread: {100 * worst_new:.1f}% (target < 10%)")

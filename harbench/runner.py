@@ -203,21 +203,20 @@ def _execute(
     gpu = _memory_source.applies(device)
     if gpu:
         _memory_source.reset_peak(device)
-    cpu_peak = memory.TrainingPeak.start() if not gpu else None  # training alone, on the CPU
-    result = fit(
-        model,
-        (X_train, y_train),
-        (X_val, y_val),
-        TrainConfig.from_dict(spec.training),
-        n_classes=n_classes,
-        bn_frozen=bn_frozen,
-        seed=spec.seed,
-        on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
-    )
+    with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
+        result = fit(
+            model,
+            (X_train, y_train),
+            (X_val, y_val),
+            TrainConfig.from_dict(spec.training),
+            n_classes=n_classes,
+            bn_frozen=bn_frozen,
+            seed=spec.seed,
+            on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
+        )
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
-    if cpu_peak is not None:
-        metrics.update(cpu_peak.stop().metrics())
+    metrics.update(cpu_peak)
     test = evaluate(model, X_test, y_test, n_classes)
     deployed = blocks.merge(model)
     merged_test = evaluate(deployed, X_test, y_test, n_classes)

@@ -32,9 +32,9 @@ COST_METRICS = ("trainable_params", "trainable_share", "macs", "fit_seconds", "s
                 "peak_memory_mb")
 # the same score of the source model before adaptation (stored when pretraining kept the head)
 BEFORE_METRICS = {"macro_f1": "source_macro_f1", "accuracy": "source_accuracy"}
-# GPU: torch's peak allocated during training; CPU: the RSS high-water mark of the training phase
-# over its start (measure.memory.TrainingPeak); older stores only hold the RSS over the run's start
-MEMORY_SOURCES = ("cuda_peak_allocated_mb", "train_peak_rss_mb", "peak_rss_over_start_mb")
+# GPU: torch's peak allocated during training; CPU: the C heap's peak bytes in use during training
+# over its start (measure.memory.HeapPeak); older stores only hold the RSS over the run's start
+MEMORY_SOURCES = ("cuda_peak_allocated_mb", "train_peak_heap_mb", "peak_rss_over_start_mb")
 
 
 @dataclass
@@ -63,8 +63,9 @@ def parse_by(by: str) -> list[str]:
 
 
 def peak_memory(run: Run) -> float | None:
-    """The run's measured training peak memory: GPU allocated when stored, else the CPU training
-    phase's RSS peak over its start, else (older stores) the RSS peak over the run's start."""
+    """The run's measured training peak memory: GPU allocated when stored, else the C heap's peak
+    in use during CPU training over its start, else (older stores) the RSS peak over the run's
+    start."""
     for name in MEMORY_SOURCES:
         if name in run.metrics:
             return run.metrics[name]
