@@ -16,7 +16,7 @@ from harbench.contracts import HarbenchError
 from harbench.report import plots
 from harbench.report.exports import cell_texts, display_names
 from harbench.report.formatting import SHORT_HEADERS
-from harbench.report.leaderboard import build
+from harbench.report.leaderboard import BEFORE_METRICS, build
 from harbench.report.reproduction import reproduction
 from harbench.report.suites import check_suite, suite_names, suite_yaml
 from harbench.store import Store
@@ -130,7 +130,7 @@ def _number(text: str) -> float | None:
 
 def speedup_html(store: Store, suite: str | None) -> str:
     """The speed-up to the common target per configuration, when a reference run exists."""
-    board = build(store, suite=suite, metric="speedup_to_target")
+    board = build(store, suite=suite, metric="speedup_to_target", by=BY)
     if not any(row["n"] for row in board.rows):
         return ""
     return ("<h2>Speed-up to a common target</h2><p class='note'>"
@@ -142,6 +142,9 @@ def speedup_html(store: Store, suite: str | None) -> str:
 def leaderboard_html(store: Store, suite: str | None, board=None) -> str:
     board = board or build(store, suite=suite, by=BY)
     names = [c for c in board.columns if c != "dataset"]
+    before = BEFORE_METRICS.get(board.metric)
+    if before and before not in names and "n" in names:  # shown, empty, where none was stored
+        names.insert(names.index("n") + 1, before)
     shown = display_names(names, board.metric)
     numeric = [c not in (*board.groups, "config") for c in shown]
     headers = [SHORT_HEADERS.get(c, c) for c in shown]
@@ -200,7 +203,7 @@ def _figure_html(store: Store, suite: str | None, kind: str, options: dict[str, 
             f"data ({len(rows)} rows, CSV)</a>" if rows else "")
     warning = "".join(f"<br><span class='warning'>WARNING: {html.escape(w)}</span>"
                       for w in warnings)
-    return (f"<figure><img alt='{html.escape(caption)}' src='{uri}'>"
+    return (f"<h3>{html.escape(caption)}</h3><figure><img alt='{html.escape(caption)}' src='{uri}'>"
             f"<figcaption>{html.escape(caption)}.{link}{warning}</figcaption></figure>")
 
 
@@ -286,9 +289,9 @@ def render(store: Store, suite: str | None = None) -> str:
     sections: list[Any] = [
         "<h2>Leaderboard</h2><p class='note'>macro-F1 mean ± std over folds and seeds, per "
         "dataset and protocol; one row per configuration; source_macro_f1: the source model on "
-        "the same test data before adaptation; peak MB: measured training memory (GPU: torch's "
-        "peak allocated; CPU: RSS high-water mark of the training phase over its start). Click a "
-        "header to sort.</p>",
+        "the same test data before adaptation (- where no run kept a pretrained head); peak MB: "
+        "measured training memory (GPU: torch's peak allocated; CPU: the heap's peak bytes in "
+        "use during training over its start, train_peak_heap_mb). Click a header to sort.</p>",
         leaderboard_html(store, suite),
         speedup_html(store, suite),
         "<h2>Figures</h2><p class='note'>one mark per configuration; each figure's numbers are "

@@ -124,7 +124,8 @@ def build(
                        **({"config": labels[key]} if has_config else {}), **row}
     board.rows = list(row_of.values())
     board.columns = list(groups) + (["config"] if has_config else []) + [metric, "std", "n"]
-    board.columns += [BEFORE_METRICS[metric]] if metric in BEFORE_METRICS else []
+    before = BEFORE_METRICS.get(metric)
+    board.columns += [before] if before and any(before in r.metrics for r in runs) else []
     board.columns += ["not_reached"] if computed else []
     board.columns += ["ci_low", "ci_high"] if ci else []
     if against:

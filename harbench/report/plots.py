@@ -497,6 +497,7 @@ def curves_figure(store: Store, suite: str | None = None, *, dataset: str | None
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             if column == "n":
                 ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+                ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 1) + 0.5)
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
             ax.set_title(f"{facet_title(facet, panels_of)} — {stage}: {label}", fontsize=8)
