@@ -208,8 +208,6 @@ def pareto_figure(store: Store, suite: str | None = None, *, cost: str = "params
     panels = facets(configs)
     colours, markers = _styles(configs)
     plt = pyplot()
-    from matplotlib.ticker import NullFormatter
-
     fig, axes = _grid(plt, len(panels), width=7.5, height=4.5, cols=min(len(panels), 2))
     rows: list[dict[str, Any]] = []
     for ax, (facet, members) in zip(axes, panels.items()):
@@ -239,8 +237,7 @@ def pareto_figure(store: Store, suite: str | None = None, *, cost: str = "params
         ax.plot([drawn[i][1].mean for i in front], [drawn[i][2].mean for i in front], "--",
                 color="0.45", label="non-dominated front", zorder=2)
         if cost in ("params", "macs") and min(x.mean for _, x, _ in drawn) > 0:
-            ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())  # no colliding minor labels
+            _log_axis(ax, [x.mean for _, x, _ in drawn])
         ax.margins(x=0.12, y=0.12)
         ax.set_xlabel(cost_label)
         ax.set_ylabel(metric_label(metric))
@@ -254,6 +251,18 @@ def pareto_figure(store: Store, suite: str | None = None, *, cost: str = "params
     fig.tight_layout()
     attach(fig, rows)
     return fig
+
+
+def _log_axis(ax, values: list[float]) -> None:
+    """A log x axis labelled at 1, 2, 5 x 10^k when the data span under two decades (else at
+    powers of ten), with plain numbers and no minor labels to collide."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    narrow = max(values) / min(values) < 100
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if narrow else (1.0,)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 # ---- sweep ------------------------------------------------------------------------------------
