@@ -43,6 +43,12 @@ def _spec(dataset, model, method, params, fold, seed, **protocol):
     return dataclasses.replace(spec, **changes)
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plots.pyplot().close("all")
+
+
 @pytest.fixture(scope="module")
 def two_backbones(tmp_path_factory):
     """One dataset x 2 backbones x 3 methods (lora at its default r=8 and lora r=2) x 2 x 2."""

@@ -633,4 +633,11 @@ def figure(kind: str, store: Store, suite: str | None = None, **options: Any):
     """Draw the figure ``kind`` (one of KINDS)."""
     if kind not in FIGURES:
         raise HarbenchError(f"unknown plot {kind!r}: use one of {', '.join(KINDS)}")
-    return FIGURES[kind](store, suite, **options)
+    plt = pyplot()
+    before = set(plt.get_fignums())
+    try:
+        return FIGURES[kind](store, suite, **options)
+    except HarbenchError:  # a figure refused half-way is not left open
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+        raise
