@@ -87,3 +87,14 @@ matrix:
     # the analytic step (weights, gradients, AdamW state, one batch's activations) lives inside it
     assert m["train_peak_heap_mb"] * MB >= 0.5 * m["mem_total_bytes"]
     assert "train_peak_rss_mb" in m and "cuda_peak_allocated_mb" not in m
+
+
+@pytest.mark.skipif(memory._rss_parts() is None, reason="needs /proc/self/status (Linux)")
+def test_the_runs_own_peak_still_counts_what_came_before_the_training_phase():
+    memory.reset_peak_rss()
+    block = bytearray(200 * MB)  # zero-filled: every page touched, then handed back
+    del block
+    peak_before = memory.peak_rss_bytes()
+    with memory.training_peak():
+        pass
+    assert memory.peak_rss_bytes() >= peak_before  # peak_rss_over_start_mb keeps its meaning

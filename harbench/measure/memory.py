@@ -223,12 +223,23 @@ class PeakMemory:
         return max(0, self.peak_bytes - self.baseline_bytes)
 
 
+# the mark as it stood when a phase measure (TrainingPeak) lowered it: peak_rss_bytes() still
+# reports the peak since the last reset_peak_rss(), whatever a phase measure did in between
+_PEAK_BEFORE_PHASE = {"bytes": 0}
+
+
 def peak_rss_bytes() -> int:
-    """Peak RSS of this process's address space: VmHWM on Linux, else ``ru_maxrss``.
+    """Peak RSS of this process since the last :func:`reset_peak_rss`: VmHWM on Linux, else
+    ``ru_maxrss`` (a phase measure lowering the mark in between does not hide an earlier peak).
 
     On Linux ``ru_maxrss`` is not used: after the spawn's fork + exec it still carries the peak
     of the forked copy of the parent, whereas VmHWM belongs to the new address space alone.
     """
+    return max(_kernel_peak_rss(), _PEAK_BEFORE_PHASE["bytes"])
+
+
+def _kernel_peak_rss() -> int:
+    """The kernel's peak-RSS mark as it stands (VmHWM), else ``ru_maxrss``."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
@@ -244,6 +255,11 @@ def peak_rss_bytes() -> int:
 
 def reset_peak_rss() -> None:
     """Lower the peak-RSS mark to the current RSS where the OS allows it (Linux >= 4.0)."""
+    _PEAK_BEFORE_PHASE["bytes"] = 0
+    _clear_peak_mark()
+
+
+def _clear_peak_mark() -> None:
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
             clear.write("5")
@@ -311,9 +327,10 @@ class TrainingPeak:
     @classmethod
     def start(cls) -> TrainingPeak:
         trim_heap()
-        reset_peak_rss()
+        _PEAK_BEFORE_PHASE["bytes"] = peak_rss_bytes()  # the run's peak so far stays reported
+        _clear_peak_mark()
         now = _rss_parts()
-        if now is None or peak_rss_bytes() > now["VmRSS"] + cls._RESET_SLACK:
+        if now is None or _kernel_peak_rss() > now["VmRSS"] + cls._RESET_SLACK:
             return cls()
         return cls(baseline_bytes=now["VmRSS"] - now["RssFile"])
 
@@ -322,7 +339,7 @@ class TrainingPeak:
         if self.baseline_bytes is not None and now is not None:
             # the mark less the mapped files (library code paged in on first use of a kernel,
             # the window cache): anonymous memory, what the run itself allocated
-            self.peak_bytes = peak_rss_bytes() - now["RssFile"]
+            self.peak_bytes = _kernel_peak_rss() - now["RssFile"]
         return self
 
     @property
