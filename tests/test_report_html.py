@@ -59,3 +59,29 @@ def test_the_report_has_contents_protocol_source_f1_sortable_tables_and_figure_d
     rows = base64.b64decode(data).decode().splitlines()
     assert rows[0].startswith("figure,dataset,protocol,backbone,method") and len(rows) == 3
     assert not re.search(r"(src|href)=['\"]https?://", page)
+
+
+def test_a_store_with_two_protocols_gets_one_cd_diagram_per_protocol(tmp_path):
+    import dataclasses
+
+    db, rng, ids = tmp_path / "p.duckdb", random.Random(4), []
+    with Store(db) as store:
+        for dataset in ("pamap2", "mhealth"):
+            for protocol in ({"name": "subject_groups", "groups": 4}, {"name": "loso"}):
+                for method, params, level in (("full", {}, 0.8), ("bitfit", {}, 0.7),
+                                              ("lora", {"r": 2}, 0.75)):
+                    spec = dataclasses.replace(spec_for(dataset, method, params, 0, 0),
+                                               protocol=protocol)
+                    store.write(result_for(spec, level, 100, 1.0, True, rng),
+                                labels={"method": label(method, params)})
+                    ids.append(spec.run_id)
+        store.link_suite("p", ids)
+    with Store(db, read_only=True) as store:
+        facets = html._figure_facets(store, "p", "cd", "cd")
+        assert facets == [({"protocol": "loso"}, "cd: loso"),
+                          ({"protocol": "subject_groups"}, "cd: subject_groups")]
+        for options, caption in facets:
+            drawn = html._figure_html(store, "p", "cd", options, caption)
+            assert "<figure>" in drawn and "WARNING: only 2 datasets" in drawn
+        board = html.leaderboard_html(store, "p")
+    assert board.count("<td>loso</td>") == 6 and board.count("<td>subject_groups</td>") == 6

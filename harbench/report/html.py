@@ -180,12 +180,19 @@ def figures_html(store: Store, suite: str | None) -> str:
 
 def _figure_facets(store: Store, suite: str | None, kind: str, caption: str
                    ) -> list[tuple[dict[str, Any], str]]:
-    """Confusion matrices one figure per dataset (a readable number of panels); others whole."""
-    if kind != "confusion":
+    """Confusion matrices one figure per dataset (a readable number of panels), the CD diagram
+    one per protocol (it ranks across datasets under one protocol); other figures whole."""
+    if kind not in ("confusion", "cd"):
         return [({}, caption)]
     from harbench.report.runs import load_runs
 
-    datasets = sorted({r.dataset for r in load_runs(store, suite)})
+    runs = load_runs(store, suite)
+    if kind == "cd":
+        protocols = sorted({r.protocol for r in runs})
+        if len(protocols) < 2:
+            return [({}, caption)]
+        return [({"protocol": p}, f"{caption}: {p}") for p in protocols]
+    datasets = sorted({r.dataset for r in runs})
     return [({"dataset": d}, f"{caption}: {d}") for d in datasets] or [({}, caption)]
 
 
