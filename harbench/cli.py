@@ -8,7 +8,8 @@ import warnings
 
 from harbench.contracts import HarbenchError
 
-COMMAND_MODULES = ("run", "results", "plot", "report", "plugins", "models", "data", "scaffold")
+COMMAND_MODULES = ("run", "results", "plot", "report", "plugins", "models", "data", "scaffold",
+                   "export_model")
 
 
 def build_parser() -> argparse.ArgumentParser:

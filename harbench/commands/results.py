@@ -240,10 +240,13 @@ def run_record(store: Store, run_id: str) -> dict[str, Any]:
 def cmd_show(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from harbench.artifacts import listing
     from harbench.report.formatting import fmt_number
 
     with Store(args.db, read_only=True) as store:
         record = run_record(store, find_run(store, args.run))
+        record["artifacts"] = listing.listing(store, record["run_id"])
+        kept = listing.lines(store, record["run_id"])
     if args.format == "json":
         print(json.dumps(record, indent=2, default=str))
         return 0
@@ -265,4 +268,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         stages[row["stage"]] = stages.get(row["stage"], 0) + 1
     console.print("[bold]curves[/] " + (", ".join(f"{s}: {n} epochs" for s, n in stages.items())
                                         or "-"))
+    console.print("[bold]artefacts and energy[/]")
+    for line in kept:
+        console.print(line, markup=False)
     return 0

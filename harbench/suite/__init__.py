@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harbench import plugins, yamlsafe
+from harbench.artifacts.request import ArtifactSettings
 from harbench.contracts import HarbenchError
 from harbench.data import protocols
 from harbench.settings import TrainingSettings, WindowSettings
@@ -58,7 +59,7 @@ TOP_KEYS = {
     "skip_missing_datasets",
     "compare",
 }
-DEFAULT_KEYS = {"window", "protocol", "training", "pretrain"}
+DEFAULT_KEYS = {"window", "protocol", "training", "pretrain", "artifacts"}
 MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds", "budgets"}
 
 
@@ -73,6 +74,7 @@ class Suite:
     skip_missing_datasets: bool = False
     compare: dict[str, Any] | None = None
     parts: Parts | None = field(default=None, repr=False)
+    artifacts: dict[str, Any] = field(default_factory=dict)  # not part of any run's identity
     _plan: list[RunSpec] | None = field(default=None, repr=False)
 
     def expand(self) -> list[RunSpec]:
@@ -133,7 +135,10 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
     parts = _parts(where, data)
     compare = compare_block(where, data.get("compare"), parts.methods)
     executor = executor_block(where, data.get("executor"))
-    return Suite(name, path, description, executor, skip_missing, compare, parts)
+    artifacts = settings_part(where, ("defaults", "artifacts"),
+                              data.get("defaults", {}).get("artifacts"), ArtifactSettings)
+    return Suite(name, path, description, executor, skip_missing, compare, parts,
+                 artifacts=artifacts)
 
 
 def _parts(where: Where, data: dict[str, Any]) -> Parts:
