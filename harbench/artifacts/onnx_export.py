@@ -5,7 +5,7 @@ Export: opset ``OPSET``; input ``windows`` float32 [batch, time, channels], outp
 [batch, classes]; the batch axis is dynamic, time and channels are fixed by the run. The
 TorchScript-based exporter (``dynamo=False``) is tried first because it is fast; its graph is
 kept only when onnxruntime reproduces PyTorch's logits at batch 1 *and* at a larger batch (a
-trace can bake a batch size into a reshape: TinierHAR's is). Otherwise the ``torch.export``-based
+trace can bake a batch size into a reshape). Otherwise the ``torch.export``-based
 exporter (``dynamo=True``, needs ``onnxscript``) is used. Which one made the file is recorded.
 A model neither exporter can write is reported with both errors; the run itself stays ``ok``.
 
@@ -88,8 +88,19 @@ def _difference(path: Path, model: nn.Module, X: torch.Tensor) -> float:
 
 
 def _torchscript(model: nn.Module, example: torch.Tensor, path: Path) -> None:
-    torch.onnx.export(model, (example,), str(path), input_names=[INPUT], output_names=[OUTPUT],
-                      opset_version=OPSET, dynamic_axes=DYNAMIC_AXES, dynamo=False)
+    """The trace-based exporter, run with a no-op global forward hook: a network that replaces
+    its children's calls by hand-written kernels only while no hook is installed (the built-in
+    backbones' fast CPU paths) then calls its plain modules, whose ONNX operators are standard
+    and whose shapes follow the batch (a hand-written path can bake the traced batch size in)."""
+    from torch.nn.modules.module import register_module_forward_hook
+
+    hook = register_module_forward_hook(lambda module, inputs, output: None)
+    try:
+        torch.onnx.export(model, (example,), str(path), input_names=[INPUT],
+                          output_names=[OUTPUT], opset_version=OPSET, dynamic_axes=DYNAMIC_AXES,
+                          dynamo=False)
+    finally:
+        hook.remove()
 
 
 def _dynamo(model: nn.Module, example: torch.Tensor, path: Path) -> None:

@@ -105,8 +105,13 @@ def _save_adapter(folder: Path, model: nn.Module, X: torch.Tensor,
 
 def _save_onnx(folder: Path, deployed: nn.Module, X: torch.Tensor, window: int,
                channels: int) -> tuple[dict[str, Any], dict[str, float]]:
+    import importlib.util
+
     from harbench.artifacts import onnx_export
 
+    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"{', '.join(missing)} not installed: pip install 'harbench[onnx]'")
     exported = onnx_export.export(_cpu_copy(deployed), X, folder / rebuild.ONNX)
     timing = onnx_export.latency(exported.path, window, channels)
     info = {**exported.describe(), "latency": {**timing, "threads": 1, "batch": 1,
