@@ -61,6 +61,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-o", help="output file (default results/harbench.<ext>)")
     export.add_argument("--suite")
     export.add_argument("--db")
+    export.add_argument("--to", choices=("file", "mlflow"), default="file",
+                        help="mlflow: log every run to an MLflow tracking store instead of a file")
+    export.add_argument("--tracking-uri", help="with --to mlflow: tracking URI or local folder "
+                        "(default: MLFLOW_TRACKING_URI, else ./mlruns)")
+    export.add_argument("--experiment", default="harbench",
+                        help="with --to mlflow: experiment name (default harbench)")
     export.set_defaults(handler=cmd_export)
 
     show = subparsers.add_parser("show", help="everything stored about one run (id or prefix)")
@@ -198,11 +204,28 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from harbench import report
 
+    if args.to == "mlflow":
+        return export_mlflow(args)
     ext = {"csv": "csv", "parquet": "parquet", "markdown": "md"}[args.format]
     output = Path(args.output or f"results/harbench.{ext}")
     with Store(args.db, read_only=True) as store:
         report.export(store, args.format, output, suite=args.suite)
     Console().print(f"wrote {output}")
+    return 0
+
+
+def export_mlflow(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harbench.report import mlflow_export
+
+    with Store(args.db, read_only=True) as store:
+        counts, uri = mlflow_export.export(store, args.tracking_uri, experiment=args.experiment,
+                                           suite=args.suite)
+    Console(highlight=False).print(
+        f"mlflow {uri}, experiment {args.experiment}: {counts.logged} run(s) logged, "
+        f"{counts.skipped} already there" + (f", {counts.replaced} unfinished replaced"
+                                             if counts.replaced else ""), markup=False)
     return 0
 
 
