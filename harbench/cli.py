@@ -9,7 +9,7 @@ import warnings
 from harbench.contracts import HarbenchError
 
 COMMAND_MODULES = ("run", "results", "plot", "report", "plugins", "models", "data", "scaffold",
-                   "export_model")
+                   "export_model", "site")
 
 
 def build_parser() -> argparse.ArgumentParser:
