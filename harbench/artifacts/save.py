@@ -145,12 +145,16 @@ def save_for_run(spec: Any, model: nn.Module, deployed: nn.Module, data: Any,
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     X = X_test.detach().cpu().float()
-    adapted_logits = rebuild.logits(model, X)  # the run's own model, as it was evaluated
+    # the reference logits are computed on CPU copies (where the reloads run and deployments
+    # usually do); a run on another device also keeps its own device's logits
+    adapted_logits = rebuild.logits(_cpu_copy(model), X)
     merged_logits = rebuild.logits(_cpu_copy(deployed), X)
+    logits = {"adapted": adapted_logits, "merged": merged_logits}
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        logits["adapted_on_run_device"] = rebuild.logits(model, X)
     from safetensors.torch import save_file
 
-    save_file({"adapted": adapted_logits.contiguous(), "merged": merged_logits.contiguous()},
-              str(partial / rebuild.LOGITS))
+    save_file({k: v.contiguous() for k, v in logits.items()}, str(partial / rebuild.LOGITS))
     (partial / rebuild.META).write_text(json.dumps(describe(spec, data, window, channels),
                                                   indent=2, default=str))
     record: dict[str, Any] = {"folder": f"{request.root.name}/{spec.run_id}", "saved": {},
