@@ -55,3 +55,49 @@ def test_this_machines_run_details_say_whether_rapl_was_readable():
     readable = bool(rapl_packages()[0])
     assert ("joules" in cpu) == readable
     assert readable or cpu["absent"]
+
+
+class FakeNvml:
+    """pynvml's calls the meter makes, with a counter that a test advances (millijoules)."""
+
+    def __init__(self):
+        self.millijoules, self.asked = 1_000_000, []
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        self.asked.append(index)
+        return ("handle", index)
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+        return self.millijoules
+
+
+def test_nvml_energy_of_the_runs_gpu_in_joules(monkeypatch, tmp_path):
+    import sys
+
+    fake = FakeNvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # cuda:1 is NVML's GPU 5
+    meter = EnergyMeter(torch.device("cuda", 1), powercap=tmp_path / "none").start()
+    fake.millijoules += 2_500_000
+    meter.stop()
+    assert fake.asked == [5]
+    assert meter.metrics() == {"train_energy_gpu_j": 2500.0}
+    assert "nvmlDeviceGetTotalEnergyConsumption" in meter.details()["energy"]["gpu"]["source"]
+
+
+def test_a_gpu_without_the_counter_is_a_reason(monkeypatch, tmp_path):
+    import sys
+
+    class Old(FakeNvml):
+        def nvmlDeviceGetTotalEnergyConsumption(self, handle):
+            raise RuntimeError("Not Supported")
+
+    monkeypatch.setitem(sys.modules, "pynvml", Old())
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    meter = EnergyMeter(torch.device("cuda", 0), powercap=tmp_path / "none").start()
+    meter.stop()
+    assert meter.metrics() == {}
+    assert "Not Supported" in meter.details()["energy"]["gpu"]["absent"]

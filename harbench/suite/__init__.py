@@ -136,7 +136,7 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
     compare = compare_block(where, data.get("compare"), parts.methods)
     executor = executor_block(where, data.get("executor"))
     artifacts = settings_part(where, ("defaults", "artifacts"),
-                              data.get("defaults", {}).get("artifacts"), ArtifactSettings)
+                              (data.get("defaults") or {}).get("artifacts"), ArtifactSettings)
     return Suite(name, path, description, executor, skip_missing, compare, parts,
                  artifacts=artifacts)
 

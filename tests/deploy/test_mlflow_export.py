@@ -25,9 +25,9 @@ def test_export_twice_logs_each_run_once_with_metrics_and_curves(demo_store, tmp
     target = tmp_path / "mlruns"
     args = ["export", "--to", "mlflow", "--tracking-uri", str(target), "--db", str(demo_store)]
     assert cli.main(args) == 0
-    assert "4 run(s) logged, 0 already there" in capsys.readouterr().out
+    assert "2 run(s) logged, 0 already there" in capsys.readouterr().out
     assert cli.main(args) == 0
-    assert "0 run(s) logged, 4 already there" in capsys.readouterr().out
+    assert "0 run(s) logged, 2 already there" in capsys.readouterr().out
 
     client, runs = _runs(target.as_uri())
     with Store(demo_store, read_only=True) as store:
@@ -48,6 +48,7 @@ def test_export_twice_logs_each_run_once_with_metrics_and_curves(demo_store, tmp
         assert sorted(m.step for m in history) == list(range(1, epochs[run_id] + 1))
         files = [a.path for a in client.list_artifacts(run.info.run_id, "harbench_artifacts")]
         assert "harbench_artifacts/merged.safetensors" in files
+        assert "harbench_artifacts/model.onnx" in files
 
 
 def test_an_interrupted_export_is_logged_again_not_twice(demo_store, tmp_path, monkeypatch):
@@ -61,6 +62,6 @@ def test_an_interrupted_export_is_logged_again_not_twice(demo_store, tmp_path, m
         experiment = client.create_experiment("harbench")
         client.create_run(experiment, tags={mlflow_export.RUN_TAG: first})  # left RUNNING
         counts, _ = mlflow_export.export(store, uri)
-    assert (counts.logged, counts.replaced, counts.skipped) == (4, 1, 0)
+    assert (counts.logged, counts.replaced, counts.skipped) == (2, 1, 0)
     _, runs = _runs(uri)
-    assert len(runs) == 4 and all(r.info.status == "FINISHED" for r in runs)
+    assert len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs)

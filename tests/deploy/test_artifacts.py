@@ -28,14 +28,9 @@ matrix:
 
 
 @pytest.fixture(scope="module")
-def kept(tmp_path_factory):
-    """A LoRA and a LoRA-Edge run stored with every artefact."""
-    folder = tmp_path_factory.mktemp("kept")
-    path = folder / "kept.yaml"
-    path.write_text(SUITE)
-    db = folder / "results" / "harbench.duckdb"
-    summary = coordinator.run_suite(path, db=db)
-    assert summary.ok == 2, summary.failures
+def kept(demo_store):
+    """The demo's LoRA and LoRA-Edge runs, their configs, metrics and artefact folders."""
+    db = demo_store
     with Store(db, read_only=True) as store:
         rows = store.query("SELECT run_id, method, config FROM runs ORDER BY method")[1]
         metrics = {r[0]: dict(store.query("SELECT name, value FROM metrics WHERE run_id = ?",
@@ -166,3 +161,18 @@ def test_the_leaderboard_shows_onnx_latency(kept, capsys):
     values = {row["method"]: row["onnx_latency_ms"] for row in board["rows"]}
     assert set(values) == {"lora(r=2)", "lora_edge"}
     assert values["lora_edge"] == pytest.approx(runs["lora_edge"]["metrics"]["onnx_latency_ms"])
+
+
+def test_a_garbled_artefact_request_is_a_clear_error(monkeypatch):
+    from harbench.artifacts.request import current
+    from harbench.contracts import HarbenchError
+
+    monkeypatch.setenv(ENV, '{"root": "/tmp/x", "onnx": "maybe"}')
+    with pytest.raises(HarbenchError, match=ENV):
+        current()
+
+
+def test_an_empty_defaults_block_asks_for_no_artefacts():
+    loaded = suite.loads("name: x\ndefaults:\nmatrix: {datasets: [synthetic], models: "
+                         "[convnet1d], methods: [full]}\n")
+    assert loaded.artifacts == {}
