@@ -101,7 +101,7 @@ def summarise(runs: list[Run], targets: dict[str, dict[str, Any]]) -> list[dict[
             "fit_x_full": None if not fit or not ref["fit"] else fit / ref["fit"],
             "mem_x_full": None if not mem or not ref["mem"] else mem / ref["mem"],
             "setup_s": avg(rs, lambda r: r.metrics.get("setup_seconds")),
-            "speedup": mean(speedups),
+            "speedup": statistics.geometric_mean(speedups) if speedups else None,  # of ratios
             "reached": f"{sum(1 for t in reached if t.get('reached'))}/{len(rs)}",
         })
     return rows

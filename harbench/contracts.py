@@ -330,12 +330,17 @@ class Fold:
 
     ``source`` (subject adaptation only): the windows of the source subjects, the only data a
     supervised pretraining stage of this fold may use; None when the protocol has no source part.
+    ``min_per_class``: the validation carved out of ``train`` leaves every class at least this
+    many training windows (never taking a class's only windows). ``notes``: what the protocol
+    says about the fold, stored in the run's details (e.g. classes it could not split).
     """
 
     name: str
     train: np.ndarray
     test: np.ndarray
     source: np.ndarray | None = None
+    min_per_class: int = 1
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 class ProtocolPlugin(ABC):

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from harbench import events as ev
-from harbench import plugins, suite
+from harbench import plugins, spill, suite
+from harbench.artifacts import request as artifacts
 from harbench.contracts import Executor, HarbenchError
 from harbench.settings import ExecutorSettings, ParamError, plugin_params, resolve
-from harbench.store import Store
+from harbench.store import Store, default_db
+from harbench.suitelock import suite_lock
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Summary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     db: str = ""
     stages: int = 0  # pretraining stages ensured by this call
+    pending: int = 0  # finished results kept beside the store, written by the next run
+    stale: int = 0  # stored runs computed by different code (recomputed unless reuse_stale)
 
     @property
     def exit_code(self) -> int:
@@ -179,12 +183,19 @@ def run_suite(
     workers: int | None = None,
     options: dict[str, Any] | None = None,
     sink: Callable[[Any], None] | None = None,
+    reuse_stale: bool = False,
+    save_artifacts: bool = False,
 ) -> Summary:
     """Run every cell of the suite at ``path`` that the store does not hold yet.
 
     ``options`` override the suite's executor settings; ``sink`` receives every event (nothing is
-    printed without one).
+    printed without one). Stored runs computed by different code are run again unless
+    ``reuse_stale`` (see :mod:`harbench.staleness`). ``save_artifacts`` keeps every artefact
+    of the runs executed now (see ``harbench.artifacts``); the suite's ``defaults.artifacts``
+    block asks for some.
     """
+    from harbench import staleness
+
     emit = sink or ev.discard
     started = time.perf_counter()
     loaded = suite.load(path)
@@ -195,20 +206,26 @@ def run_suite(
         specs = _drop_missing_datasets(specs, emit)
         if not specs:
             return Summary(loaded.name, 0, 0)
-    with Store(db) as store:
+    with suite_lock(default_db(db), loaded.name), Store(db) as store:  # lock first: no write
+        spill.ingest(store)  # results an earlier suite could not write (the store was locked)
         store.link_suite(loaded.name, [s.run_id for s in specs],
                          yaml_text=Path(path).read_text(), path=str(path))
         done = set() if rerun else store.finished_ids(s.run_id for s in specs)
+        done, stale = staleness.settle(store, specs, done, reuse=reuse_stale, emit=emit)
         pending = [s for s in specs if s.run_id not in done]
-        summary = Summary(loaded.name, len(specs), len(specs) - len(pending), db=str(store.path))
+        summary = Summary(loaded.name, len(specs), len(specs) - len(pending), db=str(store.path),
+                          stale=len(stale))
         work = plan(pending)
         summary.stages = len(work.stages)
         emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,
                              len(work.stages), engine.name, n_workers, str(store.path)))
+        keep = artifacts.combine(loaded.artifacts, save_artifacts)
         if work.phases:  # nothing to run: no worker or cluster is started
-            with _session(engine, n_workers, emit, settings) as running:
+            with artifacts.requested(keep, store.path), \
+                    _session(engine, n_workers, emit, settings) as running:
                 for phase in work.phases:
                     _run_phase(running, phase, store, summary, len(pending), emit)
+        summary.pending = spill.settle(store)
     emit(ev.SuiteFinished(loaded.name, summary.ok, summary.failed, summary.skipped,
                           time.perf_counter() - started))
     return summary
@@ -251,7 +268,8 @@ def _run_done(spec: suite.RunSpec, finished: Any, store: Store, summary: Summary
         seconds = 0.0
     else:
         result, seconds = finished.outcome, finished.seconds
-    store.write(result, labels={"model": spec.model_label, "method": spec.method_label})
+    labels = {"model": spec.model_label, "method": spec.method_label}
+    spill.write_or_keep(store, result, labels)  # kept beside the store while a reader holds it
     first_line = result.error.splitlines()[0] if result.error else ""
     if result.status == "ok":
         summary.ok += 1
@@ -280,9 +298,22 @@ def _drop_missing_datasets(
     return [s for s in specs if present[s.dataset]]
 
 
-def dry_run(path: str | Path, *, db: str | Path | None = None) -> tuple[suite.Suite, set[str]]:
-    """The expanded suite and which of its runs are already stored (nothing is written)."""
+def dry_run(
+    path: str | Path,
+    *,
+    db: str | Path | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> tuple[suite.Suite, set[str]]:
+    """The expanded suite and which of its runs are already stored (nothing is written).
+
+    Every check ``run_suite`` makes before it trains is made here too: the suite, its runs, and
+    the executor with its settings (``executor``, ``workers``, ``options`` as for a run).
+    """
     loaded = suite.load(path)
+    loaded.expand()
+    executor_settings(loaded, executor, workers, options)
     stored: set[str] = set()
     db_path = Path(db) if db else None
     try:

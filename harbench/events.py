@@ -33,6 +33,16 @@ class DatasetSkipped:
 
 
 @dataclass(frozen=True)
+class StaleRuns:
+    """Stored runs computed by different code (see :mod:`harbench.staleness`)."""
+
+    stale: int
+    unknown: int  # of them, stored before harbench recorded the code
+    reused: bool  # kept as stored (--reuse-stale) rather than recomputed
+    message: str
+
+
+@dataclass(frozen=True)
 class StageStarted:
     key: str
     label: str  # e.g. "mae pretraining on hapt_embedded"
@@ -87,8 +97,8 @@ class SuiteFinished:
 
 
 Event = (
-    SuiteStarted | DatasetSkipped | StageStarted | StageFinished | RunStarted | EpochEnded
-    | RunFinished | SuiteFinished
+    SuiteStarted | DatasetSkipped | StaleRuns | StageStarted | StageFinished | RunStarted
+    | EpochEnded | RunFinished | SuiteFinished
 )
 EventSink = Callable[[Any], None]
 
@@ -97,6 +107,7 @@ KINDS: dict[str, type] = {
     for cls in (
         SuiteStarted,
         DatasetSkipped,
+        StaleRuns,
         StageStarted,
         StageFinished,
         RunStarted,

@@ -9,6 +9,13 @@ Conventions (each key is what the store holds under that name):
   neither true nor predicted counting as F1 = 0.
 - ``weighted_f1``: scikit-learn's ``f1_score(average="weighted")`` (weights = true support).
 - ``accuracy``: correct / total.
+- ``balanced_accuracy``: scikit-learn's ``balanced_accuracy_score``: the mean recall over the
+  classes that occur in the true labels (a class only predicted does not count).
+- ``macro_f1_seen`` (:func:`macro_f1_seen`): ``macro_f1`` restricted to the classes present in
+  the run's training (adaptation) windows, i.e. scikit-learn's ``f1_score(average="macro",
+  labels=L)`` with L = those classes that occur in the true or the predicted labels. It differs
+  from ``macro_f1`` only when a test class has no training window, e.g. a class that
+  ``subject_adaptation`` could not split (named in the run's details as ``unsplit_classes``).
 - pooled scores (:func:`pooled`): the same keys computed on the sum of several folds'
   confusion matrices, i.e. on all folds' predictions together.
 """
@@ -46,7 +53,8 @@ def per_class_f1(matrix: np.ndarray) -> np.ndarray:
 
 
 def from_confusion(matrix: np.ndarray | Sequence[Sequence[int]]) -> dict:
-    """accuracy, macro_f1, macro_f1_all_classes, weighted_f1, per_class_f1, confusion."""
+    """accuracy, balanced_accuracy, macro_f1, macro_f1_all_classes, weighted_f1, per_class_f1,
+    confusion."""
     matrix = np.asarray(matrix, dtype=np.int64)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise HarbenchError(f"a confusion matrix must be square, got shape {matrix.shape}")
@@ -54,14 +62,29 @@ def from_confusion(matrix: np.ndarray | Sequence[Sequence[int]]) -> dict:
     support = matrix.sum(axis=1)
     seen = (support + matrix.sum(axis=0)) > 0  # true or predicted: scikit-learn's label set
     total = int(support.sum())
+    present = support > 0
+    recall = np.diag(matrix)[present] / support[present]
     return {
         "accuracy": float(np.trace(matrix) / total) if total else 0.0,
+        "balanced_accuracy": float(recall.mean()) if present.any() else 0.0,
         "macro_f1": float(f1[seen].mean()) if seen.any() else 0.0,
         "macro_f1_all_classes": float(f1.mean()) if len(f1) else 0.0,
         "weighted_f1": float((f1 * support).sum() / total) if total else 0.0,
         "per_class_f1": f1.tolist(),
         "confusion": matrix.tolist(),
     }
+
+
+def macro_f1_seen(
+    matrix: np.ndarray | Sequence[Sequence[int]], seen: Iterable[int]
+) -> float:
+    """Macro-F1 over the classes in ``seen`` (indices) that occur in the true or predicted labels
+    of ``matrix``; 0.0 when none does."""
+    matrix = np.asarray(matrix, dtype=np.int64)
+    mask = np.zeros(matrix.shape[0], dtype=bool)
+    mask[[int(c) for c in seen]] = True
+    mask &= (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+    return float(per_class_f1(matrix)[mask].mean()) if mask.any() else 0.0
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict:

@@ -26,6 +26,9 @@ from harbench.contracts import (
 
 GROUP = "harbench"
 BLOCK_ENV = "HARBENCH_BLOCK_PLUGINS"  # comma-separated entry-point names not to load
+# Set by the process that reported a broken plugin: the workers it starts inherit it and stay
+# quiet, so the warning is printed once per suite, not once per worker.
+WARNED_ENV = "HARBENCH_PLUGIN_WARNED"
 
 KINDS: dict[str, type] = {
     "datasets": DatasetPlugin,
@@ -38,6 +41,28 @@ KINDS: dict[str, type] = {
 
 class PluginLoadWarning(UserWarning):
     """A plugin that could not be loaded; the rest keep working."""
+
+
+class PluginConflictError(HarbenchError):
+    """Two plugins register the same name: an error about the installed plugins, not a suite."""
+
+
+def _caught(exc: BaseException) -> bool:
+    """Whether a plugin's exception is reported and skipped: everything but Ctrl-C (a plugin
+    calling ``sys.exit`` at import must not end the process with its own code, in silence)."""
+    return not isinstance(exc, KeyboardInterrupt)
+
+
+def _warn(message: str) -> None:
+    """A PluginLoadWarning, unless the process that started this one already printed it."""
+    if os.environ.get(WARNED_ENV, str(os.getpid())) != str(os.getpid()):
+        return
+    warnings.warn(message, PluginLoadWarning, stacklevel=3)
+
+
+def _mark_warned(registry: Registry) -> None:
+    if registry.failures:
+        os.environ.setdefault(WARNED_ENV, str(os.getpid()))
 
 
 @dataclass
@@ -138,13 +163,13 @@ def build_registry(extra_plugins: tuple[Any, ...] = ()) -> Registry:
         try:
             module = ep.load()
             pm.register(module, name=ep.name)
-        except Exception as exc:  # a broken third-party plugin must not take the rest down
+        except BaseException as exc:  # a broken third-party plugin must not take the rest down
+            if not _caught(exc):
+                raise
             registry.failures[ep.name] = f"{type(exc).__name__}: {exc}"
-            warnings.warn(
+            _warn(
                 f"harbench plugin {ep.name!r} ({dist}) failed to load and is skipped: "
-                f"{type(exc).__name__}: {exc}",
-                PluginLoadWarning,
-                stacklevel=2,
+                f"{type(exc).__name__}: {exc}"
             )
             continue
         loaded.append((ep.name, dist, version, module))
@@ -162,18 +187,19 @@ def build_registry(extra_plugins: tuple[Any, ...] = ()) -> Registry:
             for impl in impls:
                 try:
                     impl.function(register=_registrar(registry, kind, plugin_name, record))
-                except Exception as exc:
+                except BaseException as exc:
+                    if not _caught(exc):
+                        raise
                     registry.failures[plugin_name] = f"{type(exc).__name__}: {exc}"
-                    warnings.warn(
+                    _warn(
                         f"harbench plugin {plugin_name!r} failed while registering {kind}: "
-                        f"{type(exc).__name__}: {exc}",
-                        PluginLoadWarning,
-                        stacklevel=2,
+                        f"{type(exc).__name__}: {exc}"
                     )
         registry.registrations.append(record)
     if registry.conflicts:
-        raise HarbenchError(
-            "two plugins provide the same name: "
+        raise PluginConflictError(
+            "installed plugins conflict (not a problem of the suite): two plugins provide the "
+            "same name: "
             + "; ".join(registry.conflicts)
             + f". Choose one by blocking the other: {BLOCK_ENV}=<plugin name> "
             "(a comma-separated list of entry-point names)."
@@ -183,8 +209,11 @@ def build_registry(extra_plugins: tuple[Any, ...] = ()) -> Registry:
 
 @lru_cache(maxsize=1)
 def registry() -> Registry:
-    """The process-wide registry, built on first use."""
-    return build_registry()
+    """The process-wide registry, built on first use (the workers this process starts then
+    leave its plugin warnings unprinted: one report per suite)."""
+    built = build_registry()
+    _mark_warned(built)
+    return built
 
 
 def get(kind: str, name: str) -> Any:

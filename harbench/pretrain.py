@@ -314,9 +314,18 @@ def default_dir() -> Path:
     return default_cache_dir() / "pretrain"
 
 
+CHECKPOINT_FILES = ("weights.pt", "curves.json", "stage.json")
+
+
 def _load(folder: Path) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]] | None:
+    """The cached checkpoint in ``folder``; None when absent, or when its bytes fail their
+    checksums (the entry is then discarded with a warning naming the file, and retrained)."""
+    from harbench import checksums
+
     weights, curves = folder / "weights.pt", folder / "curves.json"
     if not (weights.is_file() and curves.is_file()):
+        return None
+    if not checksums.verified(folder, "pretraining checkpoint", CHECKPOINT_FILES):
         return None
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -329,12 +338,14 @@ def _load(folder: Path) -> tuple[dict[str, torch.Tensor], list[dict[str, float]]
 
 def _store(folder: Path, state: dict[str, torch.Tensor], curves: list[dict[str, float]],
            stage: dict[str, Any]) -> None:
+    from harbench import checksums
     from harbench.atomic import write_folder
 
     def fill(tmp: Path) -> None:
         torch.save(state, tmp / "weights.pt")
         (tmp / "curves.json").write_text(json.dumps(curves))
         (tmp / "stage.json").write_text(json.dumps(_plain(stage), indent=1, sort_keys=True))
+        checksums.write(tmp, list(CHECKPOINT_FILES))
 
     write_folder(folder, fill)  # False: another process stored the same checkpoint first
 

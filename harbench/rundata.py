@@ -13,7 +13,7 @@ import numpy as np
 from harbench.contracts import HarbenchError
 from harbench.data.load import load_windows
 from harbench.data.normalise import ZScore
-from harbench.data.protocols import label_budget, make_folds, validation_split
+from harbench.data.protocols import make_folds, training_parts
 from harbench.data.windows import Windows
 from harbench.spec import RunSpec
 
@@ -56,14 +56,7 @@ def prepare(spec: RunSpec) -> RunData:
             f"fold {spec.fold} does not exist: the protocol yields {len(folds)} folds"
         )
     fold = folds[spec.fold]
-    training = spec.training
-    train_idx, val_idx = validation_split(windows, fold.train, training["val_fraction"], spec.seed)
-    labelled_idx = train_idx
-    budget = training.get("budget")
-    if budget:
-        labelled_idx = label_budget(windows, train_idx, seed=spec.seed, **budget)
-        # the validation set that drives early stopping gets the same per-class budget
-        val_idx = label_budget(windows, val_idx, seed=spec.seed + 1, **budget)
+    train_idx, val_idx, labelled_idx = training_parts(windows, fold, spec.training, spec.seed)
     if len(labelled_idx) == 0 or len(val_idx) == 0 or len(fold.test) == 0:
         raise HarbenchError(f"fold {fold.name} leaves an empty train, validation or test set")
     source = getattr(fold, "source", None)

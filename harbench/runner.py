@@ -14,11 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from harbench import blocks, plugins, pretrain
+from harbench import blocks, codeprint, plugins, pretrain
+from harbench.artifacts.save import save_for_run
 from harbench.contracts import HarbenchError
 from harbench.devices import run_device, run_threads
+from harbench.finite import check_metrics
 from harbench.measure.counting import trainable_shares
+from harbench.measure.energy import EnergyMeter
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
+from harbench.metrics import macro_f1_seen
 from harbench.rundata import prepare
 from harbench.suite import RunSpec
 from harbench.train import DivergedError, TrainConfig, evaluate, fit, to_tensors
@@ -93,6 +97,7 @@ def run_one(
     ``on_epoch`` receives each training epoch's curve row (an executor turns it into events).
     """
     started = _now()
+    code = codeprint.for_spec_or_empty(spec)  # the code as loaded, before the run
     torch.set_num_threads(run_threads())
     try:
         metrics, curves, details = _execute(spec, on_epoch)
@@ -114,7 +119,7 @@ def run_one(
         details=details,
         started_at=started,
         finished_at=_now(),
-        env=environment(),
+        env={**environment(), "code": code},
     )
 
 
@@ -186,7 +191,7 @@ def _execute(
         if not loaded.cached:
             metrics["pretrain_seconds"] = loaded.train_seconds
         if loaded.head_kept:  # the source model as is, on the target's test part
-            before = evaluate(model, X_test, y_test, n_classes)
+            before = evaluate(model, X_test, y_test, n_classes, phase="source model on test")
             metrics["source_macro_f1"] = before["macro_f1"]
             metrics["source_accuracy"] = before["accuracy"]
     setting = spec.training.get("bn_policy") or "update"
@@ -203,6 +208,7 @@ def _execute(
     gpu = _memory_source.applies(device)
     if gpu:
         _memory_source.reset_peak(device)
+    energy = EnergyMeter(device).start()
     with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
         result = fit(
             model,
@@ -214,19 +220,22 @@ def _execute(
             seed=spec.seed,
             on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
         )
+    energy.stop()
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
     metrics.update(cpu_peak)
-    test = evaluate(model, X_test, y_test, n_classes)
+    test = evaluate(model, X_test, y_test, n_classes, phase="test evaluation")
     deployed = blocks.merge(model)
-    merged_test = evaluate(deployed, X_test, y_test, n_classes)
+    merged_test = evaluate(deployed, X_test, y_test, n_classes, phase="merged model on test")
     merged_counts = blocks.count(deployed, window=window, channels=n_channels)
 
     trainable = adapted_counts["trainable"]
     epochs_run = len(result.curves)
     metrics.update({
         "accuracy": test["accuracy"],
+        "balanced_accuracy": test["balanced_accuracy"],
         "macro_f1": test["macro_f1"],
+        "macro_f1_seen": macro_f1_seen(test["confusion"], np.unique(windows.y[data.labelled])),
         "macro_f1_all_classes": test["macro_f1_all_classes"],
         "weighted_f1": test["weighted_f1"],
         "test_loss": test["loss"],
@@ -236,6 +245,7 @@ def _execute(
         **trainable_shares(base_counts, adapted_counts),
         "trainable_params_no_head": adapted_counts["trainable_no_head"],
         "macs": base_counts["macs"],
+        "train_forward_macs": adapted_counts["macs"],  # the model as trained (time-to-target)
         "merged_params": merged_counts["params"],
         "merged_macs": merged_counts["macs"],
         "setup_seconds": setup_seconds,
@@ -265,10 +275,18 @@ def _execute(
         "device": str(device),
         "test_subjects": sorted(int(s) for s in np.unique(windows.subject[data.test])),
         "val_subjects": sorted(int(s) for s in np.unique(windows.subject[data.val])),
+        **getattr(fold, "notes", {}),
     }
     if spec.pretrain is not None:
         details["pretrain_key"] = loaded.key
         details["pretrain_subjects"] = loaded.subjects
+    metrics.update(energy.metrics())
+    details.update(energy.details())
+    check_metrics(metrics, "stored metrics")  # before any artefact is kept
+    kept_metrics, kept = save_for_run(spec, model, deployed, data, X_test)  # opt-in artefacts
+    check_metrics(kept_metrics, "artefact metrics")
+    metrics.update(kept_metrics)
+    details.update(kept)
     return metrics, curves, details
 
 

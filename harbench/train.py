@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from harbench.contracts import HarbenchError
+from harbench.finite import check_logits
 from harbench.metrics import scores
 from harbench.settings import TrainingSettings
 
@@ -62,10 +63,15 @@ def predict(
 
 
 def evaluate(
-    model: nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int, precision: str = "fp32"
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, n_classes: int, precision: str = "fp32",
+    phase: str = "evaluation",
 ) -> dict[str, Any]:
-    """Loss, accuracy, macro/weighted F1, per-class F1 and confusion on (X, y)."""
+    """Loss, accuracy, macro/weighted F1, per-class F1 and confusion on (X, y).
+
+    Raises :class:`~harbench.finite.NonFiniteError` naming ``phase`` when a logit is NaN/inf
+    (argmax over NaN would score class 0 everywhere)."""
     logits = predict(model, X, precision=precision)
+    check_logits(logits, phase)
     y = y.cpu()
     loss = float(nn.functional.cross_entropy(logits, y)) if len(y) else float("nan")
     result = scores(y.numpy(), logits.argmax(dim=1).numpy(), n_classes)
@@ -144,6 +150,7 @@ def fit(
         order = torch.randperm(n, generator=generator).to(X.device)
         # summed on the device: no host synchronisation inside the epoch
         total_loss = torch.zeros((), dtype=loss_dtype, device=device)
+        steps = samples = 0  # optimiser steps and windows seen (time-to-target in steps, MACs)
         for i in range(0, n, config.batch_size):
             index = order[i : i + config.batch_size]
             if len(index) < 2 and n >= 2:  # a batch of one breaks BatchNorm in train mode
@@ -160,10 +167,12 @@ def fit(
                 scaler.step(optimiser)
                 scaler.update()
             total_loss += loss.detach().to(loss_dtype) * len(index)
+            steps, samples = steps + 1, samples + len(index)
         train_loss = total_loss.item() / max(1, n)
         if not math.isfinite(train_loss):
             raise DivergedError(f"training diverged: loss is {train_loss} at epoch {epoch}")
-        val_metrics = evaluate(model, X_val, y_val, n_classes, precision)
+        val_metrics = evaluate(model, X_val, y_val, n_classes, precision,
+                               phase=f"validation after epoch {epoch}")
         scheduler.step(val_metrics["loss"])
         row = {
             "epoch": epoch,
@@ -172,6 +181,8 @@ def fit(
             "val_f1": val_metrics["macro_f1"],
             "lr": optimiser.param_groups[0]["lr"],
             "seconds": time.perf_counter() - epoch_start,
+            "steps": steps,
+            "samples": samples,
         }
         result.curves.append(row)
         if on_epoch is not None:

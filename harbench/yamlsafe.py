@@ -17,6 +17,7 @@ import yaml
 MAX_ALIASES = 100  # alias uses (*name) in one document
 MAX_NODES = 200_000  # nodes of the document once every alias is expanded
 MAX_CHARS = 2_000_000  # characters of the document
+MAX_DEPTH = 50  # nested mappings/lists (a suite needs fewer than 10)
 
 KeyPath = tuple[str, ...]
 
@@ -51,8 +52,19 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, stream: str):
         super().__init__(stream)
         self.aliases = 0
+        self.depth = 0
 
     def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise YamlError(f"nesting deeper than {MAX_DEPTH} levels is refused", mark.line + 1)
+            return self._compose_counted(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _compose_counted(self, parent, index):  # noqa: ANN001 - PyYAML's signature
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:

@@ -122,11 +122,16 @@ def test_subject_adaptation_splits_a_target_in_time_with_a_gap(hapt, target):
     own = np.flatnonzero(hapt.subject == target)
     dropped = len(own) - len(adapt) - len(test)
     assert 0 < dropped < 0.25 * len(own)  # the gap costs a few windows at each boundary
-    # per class: the first half of the class's time adapts, the rest tests
+    # per class: the first half of the class's time (at least min_per_class = 2) adapts, the rest
+    # tests; a class too short for that only tests, and the fold names it
+    unsplit = fold.notes["unsplit_classes"]
     for c in np.unique(hapt.y[own]):
         mine = own[hapt.y[own] == c]
         a, t = adapt[hapt.y[adapt] == c], test[hapt.y[test] == c]
-        assert abs(len(a) - round(0.5 * len(mine))) <= 1
+        if hapt.classes[c] in unsplit:
+            assert len(a) == 0
+            continue
+        assert len(a) == max(round(0.5 * len(mine)), 2) and len(t) >= 1
         if len(t):
             order = np.lexsort((hapt.start[mine], hapt.recording[mine]))
             rank = {int(w): r for r, w in enumerate(mine[order])}
@@ -155,11 +160,19 @@ def test_a_single_subject_validates_on_the_end_of_each_class_one_window_apart(ha
     train, val = protocols.validation_split(hapt, own, 0.25, seed=0)
     assert len(np.intersect1d(train, val)) == 0 and not _shares_a_sample(hapt, train, val)
     classes, counts = np.unique(hapt.y[own], return_counts=True)
-    # every class with two windows or more validates on about the last quarter of its windows
-    np.testing.assert_array_equal(np.unique(hapt.y[val]), classes[counts >= 2])
-    for c, n in zip(classes[counts >= 2], counts[counts >= 2]):
-        assert abs(np.sum(hapt.y[val] == c) - round(0.25 * n)) <= 1
+    # per class, about the last quarter validates (never the class's last training window);
+    # validation windows sharing a sample with training ones are dropped, training ones never
+    for c, n in zip(classes, counts):
+        n_val = min(round(0.25 * n), n - 1)
+        assert np.sum(hapt.y[train] == c) == n - n_val
+        assert np.sum(hapt.y[val] == c) <= n_val
+        if n_val >= 3:
+            assert np.sum(hapt.y[val] == c) >= 1
     assert len(train) + len(val) > 0.8 * len(own)
+    # with min_per_class, a class validates only on what it has beyond its training windows
+    train3, val3 = protocols.validation_split(hapt, own, 0.25, seed=0, min_per_class=3)
+    for c, n in zip(classes, counts):
+        assert np.sum(hapt.y[train3] == c) == n - max(0, min(round(0.25 * n), n - 3))
 
 
 def test_subject_adaptation_without_window_starts_is_refused(hapt):

@@ -46,14 +46,15 @@ def test_leaderboard_groups_by_configuration_and_averages_over_folds_and_seeds(d
         board = build(store, suite="demo")
     assert board.columns[:3] == ["dataset", "model", "method"]
     assert len(board.rows) == 3 * 5  # datasets x configurations
-    assert all(row["n"] == 4 for row in board.rows)  # 2 folds x 2 seeds
+    # 2 folds x 2 seeds: two units (seeds are averaged within a fold first), two seeds each
+    assert all(row["n"] == 2 and row["seeds"] == "2" for row in board.rows)
     lora8 = [r for r in board.rows if r["method"] == "lora(r=8)" and r["dataset"] == "pamap2"]
     with Store(demo, read_only=True) as store:
         runs = [r for r in load_runs(store, "demo")
                 if r.method_label == "lora(r=8)" and r.dataset == "pamap2"]
-    values = [r.metrics["macro_f1"] for r in runs]
-    assert lora8[0]["macro_f1"] == pytest.approx(sum(values) / 4)
-    assert lora8[0]["std"] == pytest.approx(stats.tstd(values))
+    units = [sum(r.metrics["macro_f1"] for r in runs if r.fold == f) / 2 for f in (0, 1)]
+    assert lora8[0]["macro_f1"] == pytest.approx(sum(units) / 2)
+    assert lora8[0]["std"] == pytest.approx(stats.tstd(units))
     first = [r["method"] for r in board.rows if r["dataset"] == "hapt_embedded"]
     assert first[0] == "full" and first[-1] == "linear_probe"  # best first
 
@@ -75,7 +76,8 @@ def test_methods_of_different_plugin_versions_still_share_a_comparison_group(dem
         board = build(store, suite="demo", against="full")
     assert "config" not in board.columns  # method versions differ only between methods
     lora = next(r for r in board.rows if r["method"] == "lora(r=2)")
-    assert lora["pairs"] == 4 and lora["p"] is not None
+    assert lora["pairs"] == 2 and lora["vs_full"] is not None  # two folds = two units
+    assert lora["p"] is None and lora["test_note"] == statistics.TOO_FEW_UNITS
 
 
 def test_two_versions_of_one_method_are_two_rows(tmp_path):
@@ -96,22 +98,27 @@ def test_unknown_suite_is_an_error_with_did_you_mean(demo):
     assert "did you mean 'demo'" in str(err.value)
 
 
-def test_confidence_interval_and_paired_test_against_reference(demo):
-    with Store(demo, read_only=True) as store:
-        board = build(store, suite="demo", ci=True, against="full", test="ttest")
-        runs = load_runs(store, "demo")
-    row = next(r for r in board.rows if r["dataset"] == "mhealth" and r["method"] == "bitfit")
-    mine = sorted((r.fold, r.seed, r.metrics["macro_f1"]) for r in runs
-                  if r.dataset == "mhealth" and r.method == "bitfit")
-    ref = sorted((r.fold, r.seed, r.metrics["macro_f1"]) for r in runs
-                 if r.dataset == "mhealth" and r.method == "full")
-    a, b = [v for *_, v in mine], [v for *_, v in ref]
+def test_confidence_interval_and_paired_test_against_reference(tmp_path):
+    db = tmp_path / "ci.duckdb"  # 5 folds x 2 seeds: five units, enough for a test
+    _write(db, [(m, {}, level, True, None, f, seed) for m, level in (("full", 0.8), ("bitfit", 0.7))
+                for f in range(5) for seed in (0, 1)])
+    with Store(db, read_only=True) as store:
+        board = build(store, suite="s", ci=True, against="full", test="ttest")
+        runs = load_runs(store, "s")
+
+    def units(method):
+        return [sum(r.metrics["macro_f1"] for r in runs if r.method == method and r.fold == f) / 2
+                for f in range(5)]
+
+    row = next(r for r in board.rows if r["method"] == "bitfit")
+    a, b = units("bitfit"), units("full")
     assert row["p"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
-    assert row["vs_full"] == pytest.approx(sum(a) / 4 - sum(b) / 4)
-    assert row["pairs"] == 4
-    half = stats.t.ppf(0.975, 3) * stats.tstd(a) / 2
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((sum(a) / 4 - half, sum(a) / 4 + half))
-    full_row = next(r for r in board.rows if r["dataset"] == "mhealth" and r["method"] == "full")
+    assert row["p_holm"] == pytest.approx(row["p"])  # one method tested: Holm changes nothing
+    assert row["vs_full"] == pytest.approx(sum(a) / 5 - sum(b) / 5)
+    assert row["pairs"] == 5 and row["n"] == 5
+    half = stats.t.ppf(0.975, 4) * stats.tstd(a) / math.sqrt(5)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((sum(a) / 5 - half, sum(a) / 5 + half))
+    full_row = next(r for r in board.rows if r["method"] == "full")
     assert full_row["p"] is None
 
 
@@ -193,11 +200,11 @@ def test_reproduction_rows_compare_claims_with_the_store(tmp_path):
         found = reproduction(store)
     by_claim = {r.claim: r for r in found}
     ratio = by_claim["parameters TinyHAR / TinierHAR"]
-    assert ratio.measured == "2.70" and ratio.agrees and ratio.runs == 4
+    assert ratio.measured == "2.70" and ratio.agrees and ratio.runs == 2 and ratio.n_units == 2
     deep = by_claim["parameters DeepConvLSTM / TinierHAR"]
-    assert deep.measured == "60.0" and not deep.agrees and deep.why
+    assert deep.measured == "60.0" and deep.verdict == "contradicts" and deep.why
     arena = by_claim["tinierhar macro-F1 on hapt_embedded (whar-arena)"]
-    assert arena.published == "0.814" and arena.device == "cpu"
+    assert arena.published == "0.814 ± 0.050" and arena.device == "cpu"
     assert "## Bian et al. 2025 (TinierHAR)" in markdown(found)
     assert all(c.suite_prefix.startswith("repro-") for c in CLAIMS)
 
@@ -217,7 +224,8 @@ def test_lora_edge_claims_use_share_without_head_gap_and_common_target(tmp_path)
     share = found["trainable share, head excluded"]
     assert share.measured == "1.20%" and share.agrees and share.published == "<= 1.49%"
     gap = found["macro-F1 gap full - LoRA-Edge (points)"]
-    assert gap.values["measured"] == pytest.approx(3.0, abs=1.5) and gap.agrees
+    assert gap.values["measured"] == pytest.approx(3.0, abs=1.5)
+    assert gap.verdict == "inconclusive" and "fewer than 5" in gap.reason  # two units
     # target 0.95 x full's best = 0.95 x 0.8 x (1 - e^-4) = 0.746: full reaches it at epoch 6
     # (6 x 1 s); lora_edge, with a lower plateau, only at epoch 7 (7 x 0.5 s)
     speed = found["speed-up to the common target vs full"]

@@ -35,7 +35,9 @@ def adapted(tmp_path_factory):
 def test_the_board_puts_the_source_f1_beside_macro_f1(adapted):
     with Store(adapted, read_only=True) as store:
         board = build(store, suite="a")
-    assert board.columns[board.columns.index("n") + 1] == "source_macro_f1"
+    block = ["macro_f1", "std", "n", "seeds"]  # the metric, its spread, units, seeds per unit
+    start = board.columns.index("macro_f1")
+    assert board.columns[start:start + 5] == [*block, "source_macro_f1"]
     before = {row["method"]: row["source_macro_f1"] for row in board.rows}
     assert before == {"full": pytest.approx(0.405), "lora(r=4)": pytest.approx(0.445)}
 
@@ -48,7 +50,7 @@ def test_the_report_has_contents_protocol_source_f1_sortable_tables_and_figure_d
                      page)[1]
     headers = re.findall(r"<th[^>]*>([^<]*)</th>", head)
     assert headers[:4] == ["protocol", "model", "method", "macro_f1"]
-    assert headers[headers.index("n") + 1] == "source_macro_f1"
+    assert headers[headers.index("macro_f1") + 3] == "source_macro_f1"  # after n and seeds
     assert "<td>subject_groups</td>" in page and "0.405" in page
     assert "table.sortable" in page and "<script>" in page  # the inline sorter, no network
     assert "data:image/png" not in page and page.count("data:image/svg+xml;base64,") >= 3

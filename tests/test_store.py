@@ -251,10 +251,13 @@ def test_validate_counts_stored_runs_while_the_writer_holds_the_file(tmp_path):
 
     suite = REPO / "suites" / "smoke.yaml"
     db = tmp_path / "smoke.duckdb"
+    from harbench import codeprint
+
     specs = suites.load(suite).expand()
     with Store(db) as store:  # what the coordinator stored for the first runs (no training here)
         for i, spec in enumerate(specs[:-1]):
-            store.write(replace(result(i), run_id=spec.run_id))
+            env = {**result(i).env, "code": codeprint.for_spec(spec)}  # computed by this code
+            store.write(replace(result(i), run_id=spec.run_id, env=env))
     out = cli_during_a_write(db, ["validate", str(suite), "--db", str(db)])
     assert f"{len(specs)} runs, {len(specs) - 1} already stored, 1 to run" in out
 

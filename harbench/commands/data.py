@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from harbench import plugins
 from harbench.contracts import DatasetPlugin, HarbenchError
 from harbench.data.paths import data_root, dataset_root
+from harbench.report.terminal import as_text, escaped, print_fitted
+from harbench.report.terminal import console as make_console
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -28,10 +30,12 @@ def add_parsers(subparsers: Any) -> None:
         "data", help="list, describe, fetch, verify and prepare datasets"
     )
     parser.set_defaults(handler=lambda args: _usage(parser))
-    verbs = parser.add_subparsers(dest="data_command", metavar="COMMAND")
+    verbs = parser.add_subparsers(dest="data_command", metavar="COMMAND",
+                                  help="what to do (each has its own --help)")
 
     p = verbs.add_parser("list", parents=[common], help="every registered dataset")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json"), default="table",
+                   help="table (default; full names when piped) or json")
     p.set_defaults(handler=list_datasets)
 
     p = verbs.add_parser("info", parents=[common], help="everything declared about one dataset")
@@ -78,7 +82,22 @@ def add_parsers(subparsers: Any) -> None:
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    return make_console()
+
+
+class KeyValues:
+    """A two-column table without header (a fact and its value), printed by the table rule."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.rows: list[list[Any]] = []
+
+    def add_row(self, key: str | Text, value: str | Text) -> None:
+        self.rows.append([as_text(key, "bold") if isinstance(key, str) else key, value])
+
+    def print(self, console: Console) -> None:
+        print_fitted(console, ["check", "result"], self.rows, numeric=[False, False],
+                     title=self.title, show_header=False)
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -122,20 +141,20 @@ def list_datasets(args: argparse.Namespace) -> int:
         ]
         print(json.dumps({"data_root": str(root), "datasets": rows}, indent=2))
         return 0
-    table = Table(title=f"Datasets (data root: {root})")
-    for column in ("name", "channels", "Hz", "subjects", "classes", "present"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for name in registry.names("datasets"):
         plugin = registry.get("datasets", name)
-        table.add_row(
+        rows.append([
             name,
             _sensors(plugin),
             _rate(plugin.rate_hz),
             str(len(plugin.subjects)),
             str(len(plugin.classes)),
             _present(plugin, dataset_root(plugin, args.data_root)),
-        )
-    _console().print(table)
+        ])
+    print_fitted(_console(), ["name", "channels", "Hz", "subjects", "classes", "present"], rows,
+                 numeric=[False, False, True, True, True, False],
+                 title=f"Datasets (data root: {root})")
     return 0
 
 
@@ -143,9 +162,6 @@ def info(args: argparse.Namespace) -> int:
     """``harbench data info NAME``: every declared fact, citation, licence, source, local state."""
     plugin = plugins.get("datasets", args.name)
     root = dataset_root(plugin, args.data_root)
-    facts = Table(title=f"{plugin.name}: {plugin.title}", show_header=False)
-    facts.add_column("fact", style="bold")
-    facts.add_column("value", overflow="fold")
     codes = plugin.label_codes or tuple(range(len(plugin.classes)))
     rows: list[tuple[str, str]] = [
         (
@@ -177,16 +193,14 @@ def info(args: argparse.Namespace) -> int:
         ("local path", str(root)),
         ("present", _present(plugin, root)),
     ]
-    for key, value in rows:
-        facts.add_row(key, value)
-    channels = Table(title="channels")
-    for column in ("#", "name", "sensor", "position", "unit"):
-        channels.add_column(column)
-    for i, c in enumerate(plugin.channels):
-        channels.add_row(str(i), c.name, c.sensor, c.position, c.unit)
     console = _console()
-    console.print(facts)
-    console.print(channels)
+    print_fitted(console, ["fact", "value"], [[as_text(k, "bold"), v] for k, v in rows],
+                 numeric=[False, False], title=f"{plugin.name}: {plugin.title}",
+                 show_header=False)
+    print_fitted(console, ["#", "name", "sensor", "position", "unit"],
+                 [[str(i), c.name, c.sensor, c.position, c.unit]
+                  for i, c in enumerate(plugin.channels)],
+                 numeric=[True, False, False, False, False], title="channels")
     return 0
 
 
@@ -230,10 +244,12 @@ def fetch(args: argparse.Namespace) -> int:
                 f"dataset {plugin.name!r} ships with a package, not a download. "
                 f"{plugin.fetch_instructions(root)}"
             )
-        console.print(f"{plugin.name} is embedded in an installed package: nothing to fetch.")
+        console.print(f"{escaped(plugin.name)} is embedded in an installed package: nothing to "
+                      "fetch.")
         return 0
     if not args.force and fetching.present(plugin, root):
-        console.print(f"{plugin.name} is already present in {root} (use --force to fetch again).")
+        console.print(f"{escaped(plugin.name)} is already present in {escaped(root)} (use --force "
+                      "to fetch again).")
         return 0
     tasks: dict[str, Any] = {}
     with Progress(
@@ -253,11 +269,12 @@ def fetch(args: argparse.Namespace) -> int:
 
         fetching.fetch(plugin, root, urls=args.urls, progress=progress, force=True)
     if fetching.present(plugin, root):
-        console.print(f"{plugin.name}: fetched into {root}")
+        console.print(f"{escaped(plugin.name)}: fetched into {escaped(root)}")
         return 0
     console.print(
-        f"[yellow]{plugin.name}: the archives were extracted into {root}, but the loader does not "
-        f"find its files there.[/yellow] {plugin.fetch_instructions(root)}"
+        f"[yellow]{escaped(plugin.name)}: the archives were extracted into {escaped(root)}, but "
+        f"the loader does not find its files there.[/yellow] "
+        f"{escaped(plugin.fetch_instructions(root))}"
     )
     return 1
 
@@ -272,7 +289,7 @@ def verify(args: argparse.Namespace) -> int:
     root = dataset_root(plugin, args.data_root)
     subjects = subject_subset(plugin, _subject_list(args.subjects))
     console = _console()
-    with console.status(f"verifying {plugin.name}..."):
+    with console.status(f"verifying {escaped(plugin.name)}..."):
         report = fetching.verify(plugin, root, subjects)
         missing = report["missing"]
         if args.allow_partial and subjects is None and not report["loadable"] and missing:
@@ -280,9 +297,7 @@ def verify(args: argparse.Namespace) -> int:
             if subjects:
                 report = fetching.verify(plugin, root, subjects)
                 report["missing"] = missing + report["missing"]
-    table = Table(title=f"verify {plugin.name}", show_header=False)
-    table.add_column("check", style="bold")
-    table.add_column("result", overflow="fold")
+    table = KeyValues(f"verify {plugin.name}")
     table.add_row("local path", report["root"])
     table.add_row("present", "yes" if report["present"] else "no")
     if not report["embedded"]:
@@ -296,22 +311,24 @@ def verify(args: argparse.Namespace) -> int:
         table.add_row("samples", f"{report['samples']} ({report['labelled']} labelled)")
         table.add_row("subjects", f"{report['subjects']} (declared {len(plugin.subjects)})")
         table.add_row("NaN left", str(report["nan"]))
+        table.add_row("not finite in float32", str(report.get("not_finite_float32", 0)))
         if report["nan_filled"] is not None:
             table.add_row("NaN filled by the loader", str(report["nan_filled"]))
     if subjects is not None:
         label = "asked-for subjects" if args.subjects else "subjects with every file"
         table.add_row(label, _ranges(tuple(subjects)))
-    partial = "[yellow]partial (accepted)[/yellow]" if args.allow_partial else "[red]missing[/red]"
+    partial = (Text("partial (accepted)", style="yellow") if args.allow_partial
+               else Text("missing", style="red"))
     for missing in report["missing"]:
         table.add_row(partial, missing)
     for problem in report["problems"]:
-        table.add_row("problem", f"[red]{problem}[/red]")
-    console.print(table)
+        table.add_row("problem", as_text(problem, "red"))
+    table.print(console)
     incomplete = bool(report["missing"]) and not args.allow_partial
     if incomplete and report["loadable"]:
         console.print(
-            f"{plugin.name} is incomplete in {root}: fetch it again, or pass --allow-partial "
-            "(or --subjects) if you mean to use part of it."
+            f"{escaped(plugin.name)} is incomplete in {escaped(root)}: fetch it again, or pass "
+            "--allow-partial (or --subjects) if you mean to use part of it."
         )
     return 0 if report["loadable"] and not report["problems"] and not incomplete else 1
 
@@ -341,7 +358,7 @@ def prepare(args: argparse.Namespace) -> int:
     plugin = plugins.get("datasets", args.name)
     console = _console()
     start = time.perf_counter()
-    with console.status(f"preparing windows of {plugin.name}..."):
+    with console.status(f"preparing windows of {escaped(plugin.name)}..."):
         windows = load_windows(
             plugin.name,
             root=args.data_root,
@@ -352,7 +369,7 @@ def prepare(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     shape = "x".join(str(s) for s in windows.X.shape)
     console.print(
-        f"{plugin.name}: {len(windows)} windows ({shape}), {len(windows.classes)} classes, "
-        f"{len(set(windows.subject.tolist()))} subjects, in {seconds:.2f} s"
+        f"{escaped(plugin.name)}: {len(windows)} windows ({shape}), {len(windows.classes)} "
+        f"classes, {len(set(windows.subject.tolist()))} subjects, in {seconds:.2f} s"
     )
     return 0

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
+from harbench.report.terminal import as_text, fits, print_fitted
+from harbench.report.terminal import console as make_console
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 RATIO = ("tinyhar", "tinierhar")  # numerator, denominator of the reported mean ratios
@@ -41,7 +43,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", action="append", dest="datasets", metavar="NAME",
                         help="only this dataset (repeatable)")
     parser.add_argument("--exact", action="store_true", help="print exact integers")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default; full names when piped) or json")
     parser.set_defaults(handler=cmd_models)
 
 
@@ -134,45 +137,57 @@ def _human(n: int, exact: bool) -> str:
     return text
 
 
-def _list_table() -> Table:
+def _print_list(console: Console) -> None:
     registry = plugins.registry()
-    table = Table(title="harbench models", title_justify="left")
-    for col in ("model", "description", "defaults", "head", "adapter targets"):
-        table.add_column(col, overflow="fold")
+    rows = []
     for name in registry.names("models"):
         plugin = registry.get("models", name)
         defaults = ", ".join(f"{k}={v}" for k, v in plugin.defaults.items())
         adapter = ", ".join(plugin.targets.get("adapter", ())) or "-"
-        table.add_row(name, plugin.description, defaults, plugin.head, adapter)
-    return table
+        rows.append([name, plugin.description, defaults, plugin.head, adapter])
+    print_fitted(console, ["model", "description", "defaults", "head", "adapter targets"], rows,
+                 numeric=[False] * 5, title="harbench models")
 
 
-def _count_table(models: list[str], shapes: list[Shape], counts, exact: bool) -> Table:
-    table = Table(title="parameters / MACs for one window (convs, linears, attention matmuls, "
-                        "recurrent cells; element-wise work not counted)", title_justify="left")
-    table.add_column("dataset")
-    table.add_column("C x T -> K")
-    for name in models:
-        table.add_column(name, justify="right")
-    demo_started = False
+def _print_counts(console: Console, models: list[str], shapes: list[Shape], counts,
+                  exact: bool) -> list[str]:
+    """The parameters / MACs table; returns the models left out to fit the terminal."""
+    headers = ["dataset", "C x T -> K", *models]
+    rows: list[list] = []
     for shape in shapes:
-        if shape.demo and not demo_started:
-            table.add_section()
-            demo_started = True
-        cells = []
+        cells: list = []
         for name in models:
             value = counts[(name, shape.dataset)]
             if isinstance(value, str):
-                cells.append("[dim]n/a[/]")
+                cells.append(Text("n/a", style="dim"))
             else:
                 cells.append(f"{_human(value['params'], exact)} / {_human(value['macs'], exact)}")
-        label = f"{shape.dataset} [dim](demo)[/]" if shape.demo else shape.dataset
-        table.add_row(label, f"{shape.channels} x {shape.window} -> {shape.classes}", *cells)
-    return table
+        label = as_text(shape.dataset)
+        if shape.demo:
+            label.append(" (demo)", style="dim")
+        rows.append([label, f"{shape.channels} x {shape.window} -> {shape.classes}", *cells])
+    title = ("parameters / MACs for one window (convs, linears, attention matmuls, recurrent "
+             "cells; element-wise work not counted)")
+    numeric = [False] + [True] * (len(headers) - 1)
+    if fits(console, headers, rows, numeric):
+        return print_fitted(console, headers, rows, numeric=numeric, title=title)
+    # too wide for this terminal with one column per model: one row per (dataset, model)
+    long = [[row[0], row[1], name, *_split(row[2 + i])] for row in rows
+            for i, name in enumerate(models)]
+    return print_fitted(console, ["dataset", "C x T -> K", "model", "params", "MACs"], long,
+                        numeric=[False, False, False, True, True], title=title)
+
+
+def _split(cell: str | Text) -> list[str | Text]:
+    """'7.48k / 500k' -> ['7.48k', '500k']; a refusal stays one dim 'n/a' in each."""
+    if isinstance(cell, Text):
+        return [cell, cell]
+    params, _, macs = cell.partition(" / ")
+    return [params, macs]
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    console = Console()
+    console = make_console()
     registry = plugins.registry()
     models = args.models or registry.names("models")
     for name in models:
@@ -181,7 +196,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.format == "json":
             print(json.dumps(models_record(models), indent=2, default=str))
             return 0
-        console.print(_list_table())
+        _print_list(console)
         return 0
     shapes = dataset_shapes(args.datasets)
     if not shapes:
@@ -194,10 +209,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     with Progress(console=console, transient=True) as progress:
         counts = count_all(models, shapes, progress)
-    console.print(_count_table(models, shapes, counts, args.exact))
+    _print_counts(console, models, shapes, counts, args.exact)
     refused = {k: v for k, v in counts.items() if isinstance(v, str)}
     for (name, dataset), error in refused.items():
-        console.print(f"[dim]{name} on {dataset}: {error}[/]")
+        console.print(as_text(f"{name} on {dataset}: {error}", "dim"))
     ratios = mean_ratios(counts, shapes)
     if ratios is not None:
         console.print(

@@ -21,7 +21,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "pretraining, window), one panel per dataset and protocol, and writes the numbers it "
         "draws (one row per mark: group keys, x, y, spread, n) as a CSV beside the image.",
     )
-    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("kind", choices=KINDS, help="the figure to draw (see above)")
     parser.add_argument("--db")
     parser.add_argument("--suite")
     parser.add_argument("--output", "-o",
@@ -36,7 +36,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--param", default="r",
                         help="sweep: the swept setting (r, budget.per_class, or a full key)")
     parser.add_argument("--alpha", type=float, default=0.05, help="cd: significance level")
-    parser.add_argument("--posthoc", choices=("nemenyi", "conover"), default="nemenyi")
+    parser.add_argument("--posthoc", choices=("nemenyi", "conover"), default="nemenyi",
+                        help="cd: post-hoc test after Friedman's (default nemenyi)")
     parser.set_defaults(handler=cmd_plot)
 
 
@@ -57,12 +58,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from harbench.commands.suggest import check_stored
     from harbench.report import plots
 
     stem = Path(args.output) if args.output else Path("results") / "plots" / args.kind
     if stem.suffix in (".png", ".svg"):
         stem = stem.with_suffix("")
     with Store(args.db, read_only=True) as store:
+        check_stored(store, dataset=args.dataset, method=args.method, metric=args.metric)
         figure = plots.figure(args.kind, store, args.suite, **options_for(args))
     paths = plots.save(figure, stem)
     console = Console(highlight=False)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.console import Console
-from rich.table import Table
-
 from harbench import plugins
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plugins", help="list plugins and what they register")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default; full names when piped) or json")
     parser.set_defaults(handler=cmd_plugins)
 
 
@@ -35,13 +33,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(record, indent=2))
         return 0
-    table = Table(title="harbench plugins (entry-point group 'harbench')", title_justify="left")
-    for col in ("plugin", "distribution", "version", "registers"):
-        table.add_column(col, overflow="fold")
+    from rich.text import Text
+
+    from harbench.report.terminal import console, print_fitted, shown
+
+    rows: list[list] = []
     for reg in record["plugins"]:
         what = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in reg["registers"].items())
-        table.add_row(reg["plugin"], reg["distribution"], reg["version"], what or "(nothing)")
+        rows.append([reg["plugin"], reg["distribution"], reg["version"], what or "(nothing)"])
     for name, error in record["failures"].items():
-        table.add_row(name, "", "", f"[red]failed: {error}[/]")
-    Console().print(table)
+        rows.append([name, "", "", Text(f"failed: {shown(error)}", style="red")])
+    print_fitted(console(), ["plugin", "distribution", "version", "registers"], rows,
+                 numeric=[False, False, True, False],
+                 title="harbench plugins (entry-point group 'harbench')")
     return 0

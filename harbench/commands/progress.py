@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from harbench import events as ev
+from harbench.report.terminal import escaped, shown
 
 
 def eta_seconds(elapsed: float, done: int, total: int) -> float | None:
@@ -57,7 +58,9 @@ class ProgressView:
         self.progress.stop()
 
     def _print(self, text: str, markup: bool = False) -> None:
-        self.progress.console.print(text, markup=markup, highlight=False)
+        """One line; with ``markup``, every stored value in ``text`` is already escaped()."""
+        self.progress.console.print(text if markup else shown(text), markup=markup,
+                                    highlight=False, emoji=False)
 
     def __call__(self, event: Any) -> None:
         handler = getattr(self, f"on_{type(event).__name__}", None)
@@ -66,22 +69,28 @@ class ProgressView:
 
     def on_SuiteStarted(self, e: ev.SuiteStarted) -> None:  # noqa: N802 (named after the event)
         if not e.pending:
-            self._print(f"[green]{e.suite}: all {e.total} runs already stored[/] ({e.db})", True)
+            self._print(f"[green]{escaped(e.suite)}: all {e.total} runs already stored[/] "
+                        f"({escaped(e.db)})", True)
             return
         stages = f", {e.stages} pretraining stage(s)" if e.stages else ""
         self._print(
-            f"[bold]{e.suite}[/]: {e.pending} to run, {e.skipped} already stored{stages}, "
-            f"executor {e.executor} x{e.workers}, results in {e.db}",
+            f"[bold]{escaped(e.suite)}[/]: {e.pending} to run, {e.skipped} already stored{stages}, "
+            f"executor {escaped(e.executor)} x{e.workers}, results in {escaped(e.db)}",
             True,
         )
         self.started = time.perf_counter()
         self.suite_task = self.progress.add_task("suite", total=e.pending, info="ETA -")
 
     def on_DatasetSkipped(self, e: ev.DatasetSkipped) -> None:  # noqa: N802
-        self._print(f"[yellow]skipping dataset {e.dataset}[/]: {e.reason}", True)
+        self._print(f"[yellow]skipping dataset {escaped(e.dataset)}[/]: {escaped(e.reason)}",
+                    True)
+
+    def on_StaleRuns(self, e: ev.StaleRuns) -> None:  # noqa: N802
+        self._print(f"[yellow]{e.message}[/]", True)
 
     def on_StageStarted(self, e: ev.StageStarted) -> None:  # noqa: N802
-        self.lines[e.key] = self.progress.add_task(e.label, total=None, info="pretraining")
+        self.lines[e.key] = self.progress.add_task(escaped(e.label), total=None,
+                                                   info="pretraining")
 
     def on_StageFinished(self, e: ev.StageFinished) -> None:  # noqa: N802
         self._drop(e.key)
@@ -91,7 +100,8 @@ class ProgressView:
             self._print(f"stage FAILED {e.label}: {e.error}")
 
     def on_RunStarted(self, e: ev.RunStarted) -> None:  # noqa: N802
-        self.lines[e.run_id] = self.progress.add_task(e.label, total=e.epochs or None, info="")
+        self.lines[e.run_id] = self.progress.add_task(escaped(e.label), total=e.epochs or None,
+                                                      info="")
 
     def on_EpochEnded(self, e: ev.EpochEnded) -> None:  # noqa: N802
         task = self.lines.get(e.run_id)

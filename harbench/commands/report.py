@@ -64,15 +64,15 @@ def _repro(console, args: argparse.Namespace) -> int:
         console.print(markdown(rows))
         return 0
     table = Table(title="reproduction: published claim vs measured", title_justify="left")
-    for col in ("paper", "claim", "published", "measured", "ratio", "device", "runs", "why"):
-        justify = "right" if col in ("published", "measured", "ratio", "runs") else "left"
+    for col in ("paper", "claim", "variant", "published", "measured", "interval", "units",
+                "verdict", "why"):
+        justify = "right" if col in ("published", "measured", "units") else "left"
         table.add_column(col, justify=justify, overflow="fold",
                          no_wrap=justify == "right")
     for r in rows:
-        why = "; ".join(t for t in (r.why, r.note) if t)
-        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
-        mark = "" if r.agrees else "[yellow]"
-        table.add_row(r.paper, f"{mark}{r.claim}", r.published, r.measured, ratio, r.device,
-                      f"{r.runs:,}", why)
+        why = "; ".join(t for t in (r.reason, r.why, r.note, r.proxy, r.also) if t)
+        mark = "" if r.verdict == "agrees" else "[yellow]"
+        table.add_row(r.paper, f"{mark}{r.claim}", r.variant, r.published, r.measured,
+                      r.interval or "-", f"{r.n_units} ({r.seeds})", r.verdict, why)
     console.print(table)
     return 0

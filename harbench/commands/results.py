@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError
 from harbench.store import Store
+
+QUERY_FORMATS = ("table", "tsv", "csv", "json")
+EXPORT_FORMATS = ("csv", "jsonl", "parquet", "markdown")  # harbench.report.exports checks them
 
 if TYPE_CHECKING:  # the report package is imported on use: the CLI starts fast
     from rich.console import Console
@@ -47,26 +51,46 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     board.add_argument("--test", choices=("wilcoxon", "ttest"), default="wilcoxon",
                        help="paired test for --against (default wilcoxon signed-rank)")
     add_target_options(board)
-    board.add_argument("--format", choices=("table", "json"), default="table")
+    board.add_argument("--format", choices=("table", "json"), default="table",
+                       help="table (default; fits the terminal, full names when piped) or json")
     board.set_defaults(handler=cmd_leaderboard)
 
-    query = subparsers.add_parser("query", help="run read-only SQL on the results store")
-    query.add_argument("sql")
+    query = subparsers.add_parser(
+        "query", help="run read-only SQL on the results store",
+        description="Read-only SQL on the store (tables runs, metrics, curves, details, suites, "
+        "suite_runs). A terminal gets a table; piped output is tab-separated (TSV).")
+    query.add_argument("sql", help="one SQL statement (DuckDB dialect), e.g. \"SELECT * FROM "
+                       "runs LIMIT 5\"")
     query.add_argument("--db")
-    query.add_argument("--format", choices=("table", "json"), default="table")
+    query.add_argument("--format", choices=QUERY_FORMATS, default=None,
+                       help="table (default on a terminal), tsv (default when piped: header "
+                       "line, tab-separated, \\t \\n \\\\ escaped), csv, or json (a list of "
+                       "objects)")
     query.set_defaults(handler=cmd_query)
 
-    export = subparsers.add_parser("export", help="write results as csv, parquet or markdown")
-    export.add_argument("--format", choices=("csv", "parquet", "markdown"), default="csv")
+    export = subparsers.add_parser(
+        "export", help="write results as csv, jsonl, parquet or markdown",
+        description="One row per run: its identity, one column per configuration key (e.g. "
+        "method_params.r, training.lr) and one per metric; markdown writes the leaderboard.")
+    export.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
+                        help="csv (default), jsonl (one JSON object per line), parquet, or "
+                        "markdown (the leaderboard)")
     export.add_argument("--output", "-o", help="output file (default results/harbench.<ext>)")
     export.add_argument("--suite")
     export.add_argument("--db")
+    export.add_argument("--to", choices=("file", "mlflow"), default="file",
+                        help="mlflow: log every run to an MLflow tracking store instead of a file")
+    export.add_argument("--tracking-uri", help="with --to mlflow: tracking URI or local folder "
+                        "(default: MLFLOW_TRACKING_URI, else ./mlruns)")
+    export.add_argument("--experiment", default="harbench",
+                        help="with --to mlflow: experiment name (default harbench)")
     export.set_defaults(handler=cmd_export)
 
     show = subparsers.add_parser("show", help="everything stored about one run (id or prefix)")
     show.add_argument("run", help="full run id or a unique prefix")
     show.add_argument("--db")
-    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.add_argument("--format", choices=("table", "json"), default="table",
+                      help="table (default) or json (every stored field)")
     show.set_defaults(handler=cmd_show)
 
 
@@ -93,7 +117,7 @@ def print_leaderboard(
     from harbench import report
     from harbench.report.exports import cell_texts, display_names
     from harbench.report.formatting import SHORT_HEADERS
-    from harbench.report.terminal import fit_table, fits, print_fitted
+    from harbench.report.terminal import escaped, fit_table, fits, print_fitted
 
     options: dict[str, Any] = {}
     with Store(db, read_only=True) as store:
@@ -135,9 +159,9 @@ def print_leaderboard(
                                    droppable=droppable, title=title)
         console.print(table)
     for note in board.notes:
-        console.print(f"[dim]{note}[/]")
+        console.print(f"[dim]{escaped(note)}[/]")
     if dropped:
-        console.print(f"[dim]columns left out to fit the terminal: {', '.join(dropped)} "
+        console.print(f"[dim]columns left out to fit the terminal: {escaped(', '.join(dropped))} "
                       "(pipe the output or use --format json for all)[/]")
     if failed:
         console.print(
@@ -157,9 +181,8 @@ def leaderboard_json(board: Board) -> str:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from harbench import report
+    from harbench.report.terminal import console
 
     if args.format == "json":
         with Store(args.db, read_only=True) as store:
@@ -168,41 +191,61 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                                  target=target_setting(store, args))
         print(leaderboard_json(board))
         return 0
-    print_leaderboard(Console(), db=args.db, suite=args.suite, metric=args.metric, by=args.by,
+    print_leaderboard(console(), db=args.db, suite=args.suite, metric=args.metric, by=args.by,
                       args=args)
     return 0
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from harbench.report.exports import delimited
     from harbench.report.formatting import fmt_number, json_ready
+    from harbench.report.terminal import console as make_console
     from harbench.report.terminal import print_fitted
 
     with Store(args.db, sandbox=True) as store:  # reads the store and nothing else
         columns, rows = store.query(args.sql)
-    if args.format == "json":
+    console = make_console()
+    fmt = args.format or ("table" if console.is_terminal else "tsv")
+    if fmt == "json":
         print(json.dumps([{c: json_ready(v) for c, v in zip(columns, row)} for row in rows],
                          indent=2, default=str))
         return 0
-    console = Console()
+    if fmt in ("tsv", "csv"):
+        sys.stdout.write(delimited(columns, rows, fmt))
+        return 0
     texts = [[fmt_number(c, v) for c, v in zip(columns, row)] for row in rows]
-    numeric = [c.endswith("_id") or all(isinstance(r[i], (int, float)) for r in rows)
-               for i, c in enumerate(columns)]
-    print_fitted(console, columns, texts, numeric=numeric)
+    numeric = [all(isinstance(r[i], (int, float)) for r in rows) for i in range(len(columns))]
+    print_fitted(console, columns, texts, numeric=numeric,
+                 whole=[c for c in columns if c.endswith("_id")])  # ids never wrap
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from harbench import report
+    from harbench.report.exports import EXTENSIONS
+    from harbench.report.terminal import console, escaped
 
-    ext = {"csv": "csv", "parquet": "parquet", "markdown": "md"}[args.format]
-    output = Path(args.output or f"results/harbench.{ext}")
+    if args.to == "mlflow":
+        return export_mlflow(args)
+    output = Path(args.output or f"results/harbench.{EXTENSIONS[args.format]}")
     with Store(args.db, read_only=True) as store:
         report.export(store, args.format, output, suite=args.suite)
-    Console().print(f"wrote {output}")
+    console().print(f"wrote {escaped(output)}")
+    return 0
+
+
+def export_mlflow(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harbench.report import mlflow_export
+
+    with Store(args.db, read_only=True) as store:
+        counts, uri = mlflow_export.export(store, args.tracking_uri, experiment=args.experiment,
+                                           suite=args.suite)
+    Console(highlight=False).print(
+        f"mlflow {uri}, experiment {args.experiment}: {counts.logged} run(s) logged, "
+        f"{counts.skipped} already there" + (f", {counts.replaced} unfinished replaced"
+                                             if counts.replaced else ""), markup=False)
     return 0
 
 
@@ -222,47 +265,117 @@ def find_run(store: Store, text: str) -> str:
 
 
 def run_record(store: Store, run_id: str) -> dict[str, Any]:
-    """Everything stored about one run: row, config, metrics, curves summary, details."""
-    from harbench.report.runs import load_curves, load_details
+    """Everything stored about one run: its row, configuration, plugin versions, metrics, every
+    curve row, details (classes, per-class F1, confusion, test/validation/pretraining subjects...)
+    and the suites that asked for it."""
+    from harbench.report.runs import load_curves
 
     columns, rows = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
     record: dict[str, Any] = dict(zip(columns, rows[0]))
-    record["config"] = json.loads(record["config"]) if record.get("config") else None
+    for key in ("config", "plugins"):
+        record[key] = json.loads(record[key]) if record.get(key) else None
     record["metrics"] = dict(store.query(
         "SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", [run_id])[1])
     record["curves"] = load_curves(store, [run_id]).get(run_id, [])
-    record["details"] = load_details(store, [run_id]).get(run_id)
+    record["details"] = None
+    found = store.query("SELECT classes, per_class_f1, confusion, extra FROM details "
+                        "WHERE run_id = ?", [run_id])[1]
+    if found:
+        classes, per_class, confusion, extra = (json.loads(v) if v else None for v in found[0])
+        record["details"] = {"classes": classes, "per_class_f1": per_class,
+                             "confusion": confusion, **(extra if isinstance(extra, dict) else {})}
     record["suites"] = [r[0] for r in store.query(
         "SELECT suite FROM suite_runs WHERE run_id = ? ORDER BY suite", [run_id])[1]]
     return record
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
+SHOWN_FIRST = ("run_id", "status", "error", "dataset", "model", "model_label", "method",
+               "method_label", "protocol", "fold", "seed", "device", "host", "started_at",
+               "finished_at", "harbench_version", "torch_version", "python_version")
 
+
+def _detail_text(value: Any) -> str:
+    if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
+        return ", ".join(str(v) for v in value) or "-"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    return "-" if value is None else str(value)
+
+
+def _lr(value: Any) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def _print_per_class(console: Console, classes: list, per_class: list, confusion: list) -> None:
+    """F1, support and the confusion row of each class; the predicted columns are named by class,
+    or by number where the names do not fit the terminal."""
     from harbench.report.formatting import fmt_number
+    from harbench.report.terminal import fits, print_fitted
+
+    rows = []
+    for i, name in enumerate(classes):
+        counts = list(confusion[i]) if i < len(confusion) else []
+        rows.append([str(i), name, fmt_number("f1", per_class[i]) if i < len(per_class) else "-",
+                     fmt_number("n", sum(counts)) if counts else "-",
+                     *[fmt_number("n", v) for v in counts]])
+        rows[-1] += ["-"] * (4 + len(classes) - len(rows[-1]))
+    numeric = [True, False] + [True] * (2 + len(classes))
+    headers = ["#", "class", "F1", "support", *[f"→{c}" for c in classes]]
+    if not fits(console, headers, rows, numeric):
+        headers = headers[:4] + [f"→{i}" for i in range(len(classes))]
+    print_fitted(console, headers, rows, numeric=numeric,
+                 title="per class on the test subjects (rows: true class; →: predicted as)")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from harbench.artifacts import listing
+    from harbench.report.formatting import fmt_number
+    from harbench.report.runs import flatten
+    from harbench.report.terminal import as_text, print_fitted
+    from harbench.report.terminal import console as make_console
 
     with Store(args.db, read_only=True) as store:
         record = run_record(store, find_run(store, args.run))
+        record["artifacts"] = listing.listing(store, record["run_id"])
+        kept = listing.lines(store, record["run_id"])
     if args.format == "json":
         print(json.dumps(record, indent=2, default=str))
         return 0
-    console = Console(highlight=False)
-    console.print(f"[bold]run {record['run_id']}[/]  status {record['status']}")
-    for key in ("dataset", "model_label", "method_label", "protocol", "fold", "seed", "device",
-                "started_at", "finished_at", "harbench_version", "torch_version"):
-        console.print(f"  {key:<17} {record.get(key)}")
-    if record.get("error"):
-        console.print(f"  [red]error[/]             {record['error']}")
-    console.print(f"  suites            {', '.join(record['suites']) or '-'}")
-    console.print("[bold]config[/]")
-    console.print(json.dumps(record["config"], indent=2, sort_keys=True), markup=False)
-    console.print("[bold]metrics[/]")
-    for name, value in record["metrics"].items():
-        console.print(f"  {name:<32} {fmt_number(name, value)}")
-    stages: dict[str, int] = {}
-    for row in record["curves"]:
-        stages[row["stage"]] = stages.get(row["stage"], 0) + 1
-    console.print("[bold]curves[/] " + (", ".join(f"{s}: {n} epochs" for s, n in stages.items())
-                                        or "-"))
+    console = make_console()
+
+    def pairs(title: str, items: list[tuple[str, str]], headers=("field", "value"),
+              numbers: bool = False) -> None:
+        if items:
+            print_fitted(console, list(headers), [list(i) for i in items],
+                         numeric=[False, numbers], title=title)
+
+    nested = ("config", "plugins", "metrics", "curves", "details", "suites")
+    fields = [k for k in SHOWN_FIRST if k in record] + sorted(
+        k for k in record if k not in SHOWN_FIRST and k not in nested)
+    run = [(k, _detail_text(record[k])) for k in fields if k != "error" or record[k]]
+    run.append(("suites", ", ".join(record["suites"]) or "-"))
+    pairs(f"run {record['run_id']}", run)
+    pairs("configuration", [(k, _detail_text(v)) for k, v in
+                            flatten(record["config"] or {}).items()], ("key", "value"))
+    pairs("plugins", [(k, _detail_text(v)) for k, v in flatten(record["plugins"] or {}).items()],
+          ("plugin", "version"))
+    pairs("metrics", [(k, fmt_number(k, v)) for k, v in record["metrics"].items()],
+          ("metric", "value"), numbers=True)
+    details = dict(record["details"] or {})
+    classes = details.pop("classes", None) or []
+    per_class = details.pop("per_class_f1", None) or []
+    confusion = details.pop("confusion", None) or []
+    pairs("details", [(k, _detail_text(v)) for k, v in details.items()])
+    if classes:
+        _print_per_class(console, classes, per_class, confusion)
+    if record["curves"]:
+        names = ["stage", "epoch", "train_loss", "val_loss", "val_f1", "lr", "seconds"]
+        rows = [[str(row["stage"]), *[_lr(row.get(n)) if n == "lr" else fmt_number(n, row.get(n))
+                                      for n in names[1:]]] for row in record["curves"]]
+        print_fitted(console, names, rows, numeric=[False] + [True] * 6, title="curves")
+    else:
+        console.print("curves: none stored")
+    console.print("[bold]artefacts and energy[/]")
+    for line in kept:
+        console.print(as_text(line))
     return 0

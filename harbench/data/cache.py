@@ -1,4 +1,8 @@
-"""On-disk cache of windows: memory-mappable .npy files keyed by everything that shaped them."""
+"""On-disk cache of windows: memory-mappable .npy files keyed by everything that shaped them.
+
+Each entry carries the sha256 of its files (``harbench.checksums``), checked before it is used: a
+changed or truncated file is reported, the entry is discarded and the caller rebuilds it.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from harbench import checksums
 from harbench.atomic import write_folder
 from harbench.data.paths import default_cache_dir  # noqa: F401 (re-exported)
 from harbench.data.windows import Windows
 
 ARRAYS = ("X", "y", "subject", "recording", "start")
+FILES = (*(f"{a}.npy" for a in ARRAYS), "meta.json")
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -22,10 +28,13 @@ def cache_key(parts: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_cached(folder: Path) -> Windows | None:
-    """Windows stored in ``folder`` (memory-mapped), or None if absent or incomplete."""
+def load_cached(folder: Path, *, verify: bool = True) -> Windows | None:
+    """Windows stored in ``folder`` (memory-mapped), or None if absent, incomplete or failing its
+    checksums (then it is discarded with a :class:`~harbench.checksums.CacheWarning`)."""
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
+        return None
+    if verify and not checksums.verified(folder, "window", FILES):
         return None
     try:
         meta = json.loads(meta_path.read_text())
@@ -61,5 +70,6 @@ def store(folder: Path, windows: Windows, key_parts: dict[str, Any]) -> bool:
             "key": key_parts,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, default=str))
+        checksums.write(tmp, list(FILES))
 
     return write_folder(folder, fill)

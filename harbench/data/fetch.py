@@ -455,6 +455,7 @@ def verify(
         "subjects": None,
         "nan": None,
         "nan_filled": None,
+        "not_finite_float32": None,
         "problems": [],
         "missing": [],  # what is missing against the declaration (harbench.data.completeness)
     }
@@ -480,7 +481,7 @@ def verify(
     try:
         from harbench.data.load import load_recordings
 
-        recordings = load_recordings(plugin, root, subjects)
+        recordings = load_recordings(plugin, root, subjects, check_values=False)
     except HarbenchError as exc:
         report["error"] = str(exc)
         report["missing"] = missing_parts(plugin, root, None, subjects)
@@ -500,7 +501,9 @@ def verify(
 
 def _recording_stats(plugin: DatasetPlugin, recordings: list) -> dict[str, Any]:
     problems: list[str] = []
-    samples = labelled = nan = 0
+    from harbench.data.parsing import check_recordings, overflowing
+
+    samples = labelled = nan = overflow = 0
     width = len(plugin.channels)
     classes = len(plugin.classes)
     declared = set(plugin.subjects)
@@ -510,6 +513,7 @@ def _recording_stats(plugin: DatasetPlugin, recordings: list) -> dict[str, Any]:
         samples += int(labels.shape[0])
         labelled += int((labels >= 0).sum())
         nan += int(np.isnan(signals).sum()) if signals.dtype.kind == "f" else 0
+        overflow += int(overflowing(signals).sum())
         if signals.ndim != 2 or signals.shape[0] != labels.shape[0]:
             problems.append(f"{where}: signals {signals.shape} do not match labels {labels.shape}")
         elif width and signals.shape[1] != width:
@@ -518,8 +522,14 @@ def _recording_stats(plugin: DatasetPlugin, recordings: list) -> dict[str, Any]:
             problems.append(f"{where}: labels outside -1..{classes - 1}")
         if declared and rec.subject not in declared:
             problems.append(f"{where}: subject {rec.subject} is not among the declared subjects")
+    if overflow:
+        try:
+            check_recordings(recordings)
+        except HarbenchError as exc:  # names the first one
+            problems.insert(0, str(exc))
     return {
         "recordings": len(recordings),
+        "not_finite_float32": overflow,
         "samples": samples,
         "labelled": labelled,
         "subjects": len({rec.subject for rec in recordings}),

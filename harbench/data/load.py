@@ -14,6 +14,7 @@ from harbench.data.fingerprint import dataset_fingerprint
 from harbench.data.harmonise import Harmonisation
 from harbench.data.harmonise import apply as harmonise_recordings
 from harbench.data.harmonise import plan as harmonise_plan
+from harbench.data.parsing import check_recordings
 from harbench.data.paths import data_root, dataset_root  # noqa: F401 (re-exported)
 from harbench.data.windows import Windows, make_windows
 
@@ -46,10 +47,12 @@ def subject_subset(dataset: DatasetPlugin, subjects: Iterable[int] | None) -> li
 
 
 def load_recordings(
-    dataset: DatasetPlugin, root: Path, subjects: Iterable[int] | None = None
+    dataset: DatasetPlugin, root: Path, subjects: Iterable[int] | None = None,
+    *, check_values: bool = True,
 ) -> list[Recording]:
     """Recordings of ``dataset`` from ``root`` (only ``subjects``' when given); a message that
-    says how to get them if absent."""
+    says how to get them if absent. A value not finite in float32 is an error naming where
+    (``check_values=False`` leaves it to the caller: ``data verify`` counts them)."""
     if not dataset.embedded and not dataset.is_present(root):
         raise HarbenchError(
             f"dataset {dataset.name!r} is not present in {root}. {dataset.fetch_instructions(root)}"
@@ -57,13 +60,17 @@ def load_recordings(
             "use another folder)"
         )
     if subjects is None:
-        return dataset.load(root)
-    chosen = set(subjects)
-    if "subjects" in inspect.signature(dataset.load).parameters:
-        recordings = dataset.load(root, subjects=sorted(chosen))
-    else:  # a loader written before subject subsets: read everything, keep the subset
         recordings = dataset.load(root)
-    return [r for r in recordings if r.subject in chosen]
+    else:
+        chosen = set(subjects)
+        if "subjects" in inspect.signature(dataset.load).parameters:
+            recordings = dataset.load(root, subjects=sorted(chosen))
+        else:  # a loader written before subject subsets: read everything, keep the subset
+            recordings = dataset.load(root)
+        recordings = [r for r in recordings if r.subject in chosen]
+    if check_values:  # a value beyond float32 would become inf in the windows
+        check_recordings(recordings)
+    return recordings
 
 
 def load_windows(

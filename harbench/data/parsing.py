@@ -11,6 +11,32 @@ from harbench.contracts import HarbenchError
 
 np = lazy.module("numpy")  # imported on first use: plugin registration stays light
 
+FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max: signals are float32
+
+
+def overflowing(signals: np.ndarray) -> np.ndarray:
+    """Mask of values that are infinite, or finite but beyond float32's range (NaN is not)."""
+    values = np.asarray(signals)
+    if values.dtype.kind not in "fc":
+        return np.zeros(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return np.abs(values) > FLOAT32_MAX
+
+
+def check_recordings(recordings: list) -> None:
+    """Refuse a recording whose signals hold a value not finite in float32, naming the
+    recording, the row and the column (a loader that reads text names its file and line)."""
+    for i, rec in enumerate(recordings):
+        bad = overflowing(rec.signals)
+        if bad.any():
+            row, column = (int(x[0]) for x in np.nonzero(bad.reshape(len(bad), -1)))
+            value = np.asarray(rec.signals).reshape(len(bad), -1)[row, column]
+            where = getattr(rec, "name", "") or f"recording {i}"
+            raise HarbenchError(
+                f"{where}, sample {row + 1}, column {column + 1}: value {value!r} is not finite "
+                f"in float32 (|x| > {FLOAT32_MAX:.4g}); {int(bad.sum())} such value(s) in all"
+            )
+
 
 def read_numeric_table(
     path: Path,
@@ -54,6 +80,12 @@ def read_numeric_table(
             raise HarbenchError(f"{path}, line {number}: non-numeric cell {bad!r}") from None
         if not allow_nan and any(v != v for v in values):
             raise HarbenchError(f"{path}, line {number}: NaN where none is allowed")
+        for column, value in enumerate(values, start=1):
+            if abs(value) > FLOAT32_MAX:  # inf, or finite here but inf once stored as float32
+                raise HarbenchError(
+                    f"{path}, line {number}, column {column}: value {fields[column - 1]!r} is "
+                    f"not finite in float32 (|x| > {FLOAT32_MAX:.4g}); fix or remove the row"
+                )
         rows.append(values)
     if not rows:
         raise HarbenchError(f"{path}: no data rows")

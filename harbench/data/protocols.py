@@ -20,6 +20,7 @@ from harbench.data.windows import Windows
 __all__ = [
     "Fold",
     "bind",
+    "carve_validation",
     "fold_count",
     "has_times",
     "label_budget",
@@ -27,6 +28,8 @@ __all__ = [
     "overlapping",
     "protocol_plugin",
     "split_in_time",
+    "split_target",
+    "training_parts",
     "validation_split",
 ]
 
@@ -75,13 +78,12 @@ def make_folds(windows: Windows, protocol: Mapping[str, Any]) -> list[Fold]:
 
 
 def validation_split(
-    windows: Windows, train: np.ndarray, fraction: float, seed: int
+    windows: Windows, train: np.ndarray, fraction: float, seed: int, *, min_per_class: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hold out whole training subjects (about ``fraction`` of them) for validation.
 
-    With a single training subject (window k-fold, subject adaptation), the last ``fraction`` of
-    each class's windows in time validate, and training windows that share a sample with a
-    validation window are dropped (see :func:`split_in_time`).
+    With a single training subject (window k-fold, subject adaptation) validation is carved in
+    time: see :func:`carve_validation` (every class keeps ``min_per_class`` training windows).
     """
     subjects = np.unique(windows.subject[train])
     if len(subjects) >= 2:
@@ -91,11 +93,88 @@ def validation_split(
         is_val = np.isin(windows.subject[train], val_subjects)
         return train[~is_val], train[is_val]
     if has_times(windows):
-        head, tail = split_in_time(windows, train, 1.0 - fraction, keep_rest=True)
+        head, tail = carve_validation(windows, train, fraction, min_per_class=min_per_class)
         if len(head) and len(tail):
             return head, tail
     n_val = max(1, int(round(fraction * len(train))))
     return train[:-n_val], train[-n_val:]
+
+
+def carve_validation(
+    windows: Windows, index: np.ndarray, fraction: float, *, min_per_class: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) of one subject's ``index``: per class, the last ``fraction`` of its
+    windows in time validate, but never so many that fewer than ``min_per_class`` (at least one)
+    train; a class with no more windows than that validates on none. Validation windows that share
+    a sample with a training window are dropped (training windows are never given up for them).
+    """
+    keep = max(1, int(min_per_class))
+    order = _time_order(windows, index)
+    train, val = [order[:0]], [order[:0]]
+    for c in np.unique(windows.y[order]):
+        members = order[windows.y[order] == c]
+        n_val = min(int(round(fraction * len(members))), len(members) - keep)
+        n_val = max(n_val, 0)
+        train.append(members[: len(members) - n_val])
+        val.append(members[len(members) - n_val :])
+    head, tail = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+    return head, tail[~overlapping(windows, tail, head)]
+
+
+def split_target(
+    windows: Windows, index: np.ndarray, fraction: float, *, min_per_class: int
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(adaptation, test, unsplit classes) of one target subject's ``index``, split in time.
+
+    Per class, the first ``fraction`` of its windows in time adapt, but at least ``min_per_class``;
+    the rest test, less the test windows that share a sample with an adaptation window. A class
+    that cannot keep ``min_per_class`` adaptation windows and one test window is *unsplit*: all
+    its windows go to the test part (it is never adapted to) and it is returned by index.
+    """
+    keep = max(1, int(min_per_class))
+    order = _time_order(windows, index)
+    y = windows.y
+    unsplit: list[int] = []
+    first: dict[int, np.ndarray] = {}
+    for c in np.unique(y[order]):
+        members = order[y[order] == c]
+        n_first = max(int(round(fraction * len(members))), keep)
+        if n_first > len(members) - 1:
+            unsplit.append(int(c))
+        else:
+            first[int(c)] = members[:n_first]
+    while True:
+        head = np.sort(np.concatenate([order[:0], *first.values()]))
+        tail = np.setdiff1d(order, head)
+        tail = tail[~overlapping(windows, tail, head)]
+        lost = [c for c in first if not np.any(y[tail] == c)]  # every test window overlapped
+        if not lost:
+            return head, tail, sorted(unsplit)
+        for c in lost:
+            unsplit.append(c)
+            del first[c]
+
+
+def _time_order(windows: Windows, index: np.ndarray) -> np.ndarray:
+    """``index`` in recording, then start order."""
+    recording = windows.recording if len(windows.recording) else np.zeros(len(windows), int)
+    return index[np.lexsort((windows.start[index], recording[index]))]
+
+
+def training_parts(
+    windows: Windows, fold: Fold, training: Mapping[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, validation, labelled) of a run on ``fold``: validation carved from the fold's
+    training windows (keeping the fold's ``min_per_class``), then the label budget, if any, on
+    both (the validation set that drives early stopping gets the same per-class budget)."""
+    train, val = validation_split(windows, fold.train, training["val_fraction"], seed,
+                                  min_per_class=getattr(fold, "min_per_class", 1))
+    labelled = train
+    budget = training.get("budget")
+    if budget:
+        labelled = label_budget(windows, train, seed=seed, **budget)
+        val = label_budget(windows, val, seed=seed + 1, **budget)
+    return train, val, labelled
 
 
 def has_times(windows: Any) -> bool:

@@ -22,6 +22,8 @@ def is_missing(value: Any) -> bool:
 def kind_of(name: str) -> str:
     """The formatting family of a metric or column name."""
     lower = name.lower()
+    if lower.endswith("_seconds"):  # epoch_seconds is a time, not an epoch count
+        return "seconds"
     if any(lower == s or lower.endswith("_" + s) or lower.startswith(s + "_") for s in COUNT_NAMES):
         return "count"
     if any(p in lower for p in PERCENT_NAMES):

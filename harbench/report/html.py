@@ -144,7 +144,7 @@ def leaderboard_html(store: Store, suite: str | None, board=None) -> str:
     names = [c for c in board.columns if c != "dataset"]
     before = BEFORE_METRICS.get(board.metric)
     if before and before not in names and "n" in names:  # shown, empty, where none was stored
-        names.insert(names.index("n") + 1, before)
+        names.insert(names.index("seeds" if "seeds" in names else "n") + 1, before)
     shown = display_names(names, board.metric)
     numeric = [c not in (*board.groups, "config") for c in shown]
     headers = [SHORT_HEADERS.get(c, c) for c in shown]
@@ -218,13 +218,13 @@ def reproduction_html(store: Store) -> str:
     rows = reproduction(store)
     if not rows:
         return ""
-    columns = ["paper", "suite", "claim", "published", "measured", "ratio", "device", "runs",
-               "agrees", "why it differs"]
-    texts = [[r.paper, r.suite, r.claim, r.published, r.measured,
-              "-" if r.ratio is None else f"{r.ratio:.2f}", r.device, f"{r.runs:,}",
-              "yes" if r.agrees else "no", "; ".join(t for t in (r.why, r.note) if t)]
+    columns = ["paper", "suite", "claim", "variant", "published", "measured", "interval",
+               "units", "verdict", "proxy", "why it differs"]
+    texts = [[r.paper, r.suite, r.claim, r.variant, r.published, r.measured, r.interval,
+              f"{r.n_units} ({r.seeds})", f"{r.verdict}: {r.reason}", r.proxy,
+              "; ".join(t for t in (r.why, r.note, r.also) if t)]
              for r in rows]
-    numeric = [c in ("published", "measured", "ratio", "runs") for c in columns]
+    numeric = [c in ("published", "measured", "units") for c in columns]
     return "<h2>Reproduction</h2>" + _table(columns, texts, numeric)
 
 

@@ -1,4 +1,5 @@
-"""The leaderboard: one row per configuration, mean ± std (and on request CI and a paired test).
+"""The leaderboard: one row per configuration, mean ± std over units (and on request CI and a
+paired comparison with a reference: effect size, bootstrap interval, Holm-adjusted test).
 
 Rows group by the chosen columns (dataset, model, method, ...) *and* by everything else that
 distinguishes a configuration in the stored canonical spec (protocol, budget, window, pretraining,
@@ -9,12 +10,13 @@ shown as a short "config" label.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from harbench.contracts import HarbenchError
-from harbench.report import statistics, targets
-from harbench.report.configs import METHOD_KEYS, config_key, config_label, varying_keys
+from harbench.report import pairing, statistics, targets
+from harbench.report.configs import config_key, config_label, varying_keys
 from harbench.report.formatting import kind_of
 from harbench.report.runs import Run, load_curves, load_runs
 from harbench.report.suites import check_suite, compare_settings
@@ -104,6 +106,7 @@ def build(
             None, None, None, compare_settings(store, suite))
         add_target_metrics(store, runs, setting)
         board.notes.append(setting.describe())
+        board.notes += targets.unreliable_note(runs, metric)
     else:
         known = set().union(*(r.metrics for r in runs)) if runs else set()
         if runs and metric not in known:
@@ -123,18 +126,23 @@ def build(
         row_of[key] = {**{g: key[i] for i, g in enumerate(groups)},
                        **({"config": labels[key]} if has_config else {}), **row}
     board.rows = list(row_of.values())
-    board.columns = list(groups) + (["config"] if has_config else []) + [metric, "std", "n"]
+    board.columns = (list(groups) + (["config"] if has_config else [])
+                     + [metric, "std", "n", "seeds"])
     before = BEFORE_METRICS.get(metric)
     board.columns += [before] if before and any(before in r.metrics for r in runs) else []
     board.columns += ["not_reached"] if computed else []
     board.columns += ["ci_low", "ci_high"] if ci else []
     if against:
         _add_paired_tests(row_of, grouped, runs, metric, against, test)
-        board.columns += ["vs_" + against, "p", "pairs"]
+        board.columns += ["vs_" + against, "diff_ci_low", "diff_ci_high", "pairs", "p", "p_holm",
+                          "test_note"]
         board.notes.append(
-            f"vs_{against}: mean paired difference to '{against}' over runs paired on dataset, "
-            f"fold, seed and every other setting; p: two-sided "
-            f"{'Wilcoxon signed-rank' if test == 'wilcoxon' else 'paired t'} test (scipy)"
+            f"vs_{against}: mean over paired units (dataset x fold, seeds averaged first) of the "
+            f"difference to '{against}', paired on every setting but the method and its own "
+            f"optimisation settings; diff_ci: 95% bootstrap interval (BCa, seeded); p: two-sided "
+            f"{'Wilcoxon signed-rank' if test == 'wilcoxon' else 'paired t'} test over units "
+            f"(scipy), p_holm: Holm-adjusted over the {len(_tested(row_of))} rows tested "
+            f"against '{against}'; no p below {statistics.MIN_UNITS_FOR_TEST} units"
         )
     board.columns += list(COST_METRICS)
     sign = -1.0 if kind_of(metric) in ("score", "ratio", "number") else 1.0
@@ -165,21 +173,39 @@ def group_runs(runs: list[Run], groups: list[str]
     return grouped, labels
 
 
+def _unit_values(metric: str, members: list[Run]) -> pairing.UnitValues:
+    """Per-unit means of ``metric`` (seeds averaged); ratios (speed-ups) averaged on the log
+    scale and returned as geometric means."""
+    if metric not in targets.RATIO_METRICS:
+        return pairing.unit_values(members, lambda r: r.metrics.get(metric))
+    logs = pairing.unit_values(
+        members, lambda r: math.log(r.metrics[metric]) if r.metrics.get(metric) else None)
+    logs.means = {k: math.exp(v) for k, v in logs.means.items()}
+    return logs
+
+
 def _row(metric: str, members: list[Run], *, ci: bool, computed: bool
          ) -> dict[str, Any] | None:
-    """Summary of ``metric`` and mean costs over one configuration's runs."""
-    values = [r.metrics[metric] for r in members if metric in r.metrics]
+    """Summary of ``metric`` over one configuration's units (dataset x fold, seeds averaged
+    first) and mean costs over its runs; n counts units, seeds the runs per unit."""
+    units = _unit_values(metric, members)
+    values = list(units.means.values())
     if not values and not computed:
         return None
     summary = statistics.summarise(values, ci=ci)
-    row: dict[str, Any] = {metric: summary.mean, "std": summary.std, "n": summary.n}
+    row: dict[str, Any] = {metric: summary.mean, "std": summary.std, "n": summary.n,
+                           "seeds": units.seeds_text()}
+    if metric in targets.RATIO_METRICS and values:
+        geometric = statistics.geometric_estimate(values)
+        row[metric] = geometric.value
+        summary = statistics.Summary(geometric.value, summary.std, summary.n,
+                                     geometric.ci_low, geometric.ci_high)
     if computed:
         row["not_reached"] = sum(1 for r in members if r.metrics.get("reached") == 0.0)
     if ci:
         row["ci_low"], row["ci_high"] = summary.ci_low, summary.ci_high
-    if metric in BEFORE_METRICS:
-        before = [r.metrics[BEFORE_METRICS[metric]] for r in members
-                  if BEFORE_METRICS[metric] in r.metrics]
+    if metric in BEFORE_METRICS:  # over the same units, seeds averaged first
+        before = list(_unit_values(BEFORE_METRICS[metric], members).means.values())
         row[BEFORE_METRICS[metric]] = sum(before) / len(before) if before else None
     for cost in COST_METRICS:
         found = [peak_memory(r) if cost == "peak_memory_mb" else r.metrics.get(cost)
@@ -189,30 +215,46 @@ def _row(metric: str, members: list[Run], *, ci: bool, computed: bool
     return row
 
 
+PAIRED_COLUMNS = ("diff_ci_low", "diff_ci_high", "p", "p_holm")
+
+
+def _tested(row_of: dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in row_of.values() if row.get("p") is not None]
+
+
 def _add_paired_tests(row_of: dict[tuple, dict[str, Any]], grouped: dict[tuple, list[Run]],
                       runs: list[Run], metric: str, against: str, test: str) -> None:
-    """Add the mean paired difference to the reference method, its p-value and pair count."""
-    reference = {
-        config_key(r, drop=METHOD_KEYS) + (r.fold, r.seed): r.metrics[metric]
-        for r in runs if targets.is_reference(r, against) and metric in r.metrics
-    }
-    if not reference:
+    """Per row: the mean paired difference to the reference over units, its bootstrap interval,
+    the number of paired units, the test's p and its Holm adjustment over the rows tested (or
+    why there is none)."""
+    references = [r for r in runs if targets.is_reference(r, against) and metric in r.metrics]
+    if not references:
         raise HarbenchError(
             f"--against {against!r}: no stored run of that method in the selection; methods: "
             f"{', '.join(sorted({r.method_label for r in runs}))}"
         )
     for key, row in row_of.items():
-        members = grouped[key]
-        pairs = [(r.metrics[metric], reference.get(config_key(r, drop=METHOD_KEYS)
-                                                   + (r.fold, r.seed)))
-                 for r in members if metric in r.metrics]
-        pairs = [(a, b) for a, b in pairs if b is not None]
-        if all(targets.is_reference(r, against) for r in members) or not pairs:
-            row.update({"vs_" + against: None, "p": None, "pairs": len(pairs)})
+        members = [r for r in grouped[key] if metric in r.metrics]
+        row.update({"vs_" + against: None, "pairs": 0, "test_note": "",
+                    **dict.fromkeys(PAIRED_COLUMNS)})
+        if all(targets.is_reference(r, against) for r in grouped[key]):
+            row["test_note"] = "the reference"
             continue
-        result = statistics.paired_test([a for a, _ in pairs], [b for _, b in pairs], test)
-        row.update({"vs_" + against: result.mean_difference, "p": result.p_value,
-                    "pairs": result.n_pairs})
+        pairs = pairing.pair_units(members, references, lambda r: r.metrics.get(metric),
+                                   reference_name=f"'{against}'")
+        if not pairs.n:
+            row["test_note"] = "no pair: " + pairs.why_none
+            continue
+        result = statistics.compare_units(pairs.values, pairs.reference, test)
+        partial = (f"{row['n'] - pairs.n} of {row['n']} units without a '{against}' run"
+                   if pairs.n < row["n"] else "")
+        row.update({"vs_" + against: result.mean_difference, "pairs": result.n_units,
+                    "diff_ci_low": result.ci_low, "diff_ci_high": result.ci_high,
+                    "p": result.p_value,
+                    "test_note": "; ".join(t for t in (result.note, partial) if t)})
+    tested = _tested(row_of)
+    for row, adjusted in zip(tested, statistics.holm([row["p"] for row in tested])):
+        row["p_holm"] = adjusted
 
 
 def leaderboard(store: Store, *, metric: str = "macro_f1", by: str = "dataset,model,method",

@@ -2,16 +2,26 @@
 
 Claims are data (a list of :class:`Claim`); a new paper adds entries to ``CLAIMS``. Published
 numbers come from the papers' abstracts and whar-arena's per-dataset table.
+
+Every row is one named variant (a method at one rank, each ablation, each backbone and budget:
+never a pool of them), measured over independent units (dataset x fold, seeds averaged first, see
+:mod:`harbench.report.pairing`) with a 95% interval, and given a verdict from that interval
+against the published figure and its tolerance: *agrees* (the interval lies inside the accepted
+region), *contradicts* (outside it) or *inconclusive* (it straddles a bound, the units are too few,
+or the test sets cannot resolve a difference as small as the claim). Conventions:
+docs/statistics.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harbench.report import targets
-from harbench.report.runs import Run, load_curves, load_runs
+from harbench.report import pairing, statistics, targets
+from harbench.report.configs import METHOD_KEYS, config_label, varying_keys
+from harbench.report.runs import Run, load_curves, load_details, load_runs
 from harbench.report.suites import compare_settings, suite_names
 from harbench.store import Store
 
@@ -24,17 +34,47 @@ WHAR_ARENA = {  # dataset plugin -> (TinierHAR, TinyHAR, DeepConvLSTM) macro-F1,
     "dg": (0.454, 0.439, 0.407), "sho": (0.912, 0.977, 0.911),
 }
 ARENA_MODELS = ("tinierhar", "tinyhar", "deepconvlstm")
+VERDICTS = ("agrees", "contradicts", "inconclusive")
 
 
 @dataclass(frozen=True)
+class Side:
+    """Which runs one side of a claim takes: a method (every parameter setting of it, split into
+    variants) or a backbone (its published form: the label without parameters)."""
+
+    method: str | None = None
+    model: str | None = None
+
+    @property
+    def axis(self) -> tuple[str, ...]:
+        """The spec keys that differ between this side and the other of a comparison."""
+        return pairing.MODEL_KEYS if self.model else METHOD_KEYS
+
+    def select(self, runs: list[Run]) -> list[Run]:
+        chosen = [r for r in runs if self.method is None or self.method in (r.method,
+                                                                            r.method_label)]
+        if self.model is None:
+            return chosen
+        plain = [r for r in chosen if r.model_label == self.model]
+        return plain or [r for r in chosen if r.model == self.model]
+
+
+@dataclass
 class Measured:
-    value: float
-    runs: int
-    devices: tuple[str, ...]
+    """One variant's figure over units, with what the row shows beside it."""
+
+    variant: str
+    estimate: statistics.Estimate
+    runs: list[Run]
+    seeds: str = ""
+    one_window: float | None = None  # one test window's worth, in the claim's unit
+    proxy: str = ""
     note: str = ""
+    also: str = ""
+    unreliable: str = ""  # set when the figure times noise (see targets.py)
 
 
-Measure = Callable[[Store, str, list[Run]], "Measured | None"]  # (store, suite, its runs)
+Measure = Callable[[Store, str, list[Run], "Claim"], list[Measured]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +82,9 @@ class Claim:
     """One headline number of a paper and how to measure it from the store.
 
     ``check``: 'about' (within ``tolerance`` relative), 'at_most', 'at_least', 'range' (published
-    is (low, high)) or 'within' (absolute difference <= ``tolerance``).
+    is (low, high)) or 'within' (absolute difference <= ``tolerance``). ``exact``: the measure does
+    not vary by chance (parameter counts), so its interval is the range over units and it needs
+    no minimum number of units. ``proxy``: how harbench's measure differs from the paper's.
     """
 
     paper: str
@@ -54,6 +96,9 @@ class Claim:
     why: str
     tolerance: float = 0.25
     unit: str = ""
+    exact: bool = False
+    proxy: str = ""
+    on_gpu: bool = False  # the paper measured on a GPU: a run on another device is a proxy
 
 
 @dataclass
@@ -66,156 +111,292 @@ class ClaimRow:
     ratio: float | None
     device: str
     runs: int
-    agrees: bool | None
+    agrees: bool | None  # True: agrees, False: contradicts, None: inconclusive
     why: str
     note: str = ""
     values: dict[str, Any] = field(default_factory=dict)
+    variant: str = ""
+    n_units: int = 0
+    seeds: str = ""
+    interval: str = ""
+    resolution: str = ""
+    verdict: str = "inconclusive"
+    reason: str = ""
+    proxy: str = ""
+    also: str = ""
 
 
-def _of(runs: list[Run], *, method: str | None = None, model: str | None = None) -> list[Run]:
-    """Runs of ``method`` (any of its parameter settings) on backbone ``model``: the backbone as
-    published (its label without parameters) when the suite has it, so that ablation variants
-    (``tinierhar(residual=False)``) do not mix into the paper's numbers."""
-    chosen = [r for r in runs if method is None or method in (r.method, r.method_label)]
-    if model is None:
-        return chosen
-    plain = [r for r in chosen if r.model_label == model]
-    return plain or [r for r in chosen if r.model == model]
+# ---- variants and units -----------------------------------------------------------------------
 
 
-def _mean(runs: list[Run], metric: str) -> float | None:
-    values = [r.metrics[metric] for r in runs if metric in r.metrics]
-    return sum(values) / len(values) if values else None
+def variants(runs: list[Run], side: Side, every: list[Run]) -> dict[str, list[Run]]:
+    """The runs of ``side`` split into named variants: method label (and backbone label and any
+    other setting that varies inside a dataset, optimisation settings aside); datasets and folds
+    are the units inside a variant."""
+    chosen = side.select(runs)
+    skip = (*METHOD_KEYS, *pairing.MODEL_KEYS, *pairing.OPTIMISATION_KEYS)
+    keys = [k for k in varying_keys(every)
+            if not any(k == s or k.startswith(s + ".") for s in skip)]
+    models = {r.model_label for r in every}
+    out: dict[str, list[Run]] = {}
+    for run in chosen:
+        name = run.model_label if side.model else run.method_label
+        if side.model is None and len(models) > 1:
+            name += f" on {run.model_label}"
+        extra = config_label(run, keys)
+        out.setdefault(f"{name} {extra}".strip(), []).append(run)
+    return out
+
+
+def one_window(details: dict[str, Any] | None) -> float | None:
+    """About how much macro-F1 one test window moves: 1 / (K x (2 n_min - 1)) with K the classes
+    seen and n_min the smallest class's test windows (one window of that class misclassified)."""
+    matrix = (details or {}).get("confusion")
+    if not matrix:
+        return None
+    support = [sum(row) for row in matrix]
+    predicted = [sum(col) for col in zip(*matrix)]
+    seen = sum(1 for s, p in zip(support, predicted) if s + p > 0)
+    present = [s for s in support if s > 0]
+    if not seen or not present:
+        return None
+    return 1.0 / (seen * (2 * min(present) - 1))
+
+
+def _window_resolution(store: Store, runs: list[Run], scale: float) -> float | None:
+    details = load_details(store, [r.run_id for r in runs])
+    per_run = {r.run_id: one_window(details.get(r.run_id)) for r in runs}
+    units = pairing.unit_values(runs, lambda r: per_run.get(r.run_id))
+    values = list(units.means.values())
+    return scale * sum(values) / len(values) if values else None
 
 
 def _devices(runs: list[Run]) -> tuple[str, ...]:
     return tuple(sorted({r.device or "?" for r in runs}))
 
 
-def ratio_of(metric: str, num: dict[str, str], den: dict[str, str], fallback: str | None = None
-             ) -> Measure:
-    """mean(metric | num) / mean(metric | den); ``fallback`` metric when ``metric`` is absent."""
-
-    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
-        a, b = _of(runs, **num), _of(runs, **den)
-        note = ""
-        top, bottom = _mean(a, metric), _mean(b, metric)
-        if (top is None or bottom is None) and fallback:
-            top, bottom = _mean(a, fallback), _mean(b, fallback)
-            note = f"{metric} not stored (no GPU): {fallback} instead"
-        if top is None or not bottom:
-            return None
-        return Measured(top / bottom, len(a) + len(b), _devices(a + b), note)
-
-    return measure
+def _metric(name: str) -> Callable[[Run], float | None]:
+    return lambda run: run.metrics.get(name)
 
 
-def difference_of(metric: str, method: str, reference: str, scale: float = 100.0
-                  ) -> Measure:
-    """(mean metric of ``reference`` - mean of ``method``) x ``scale`` (F1 points)."""
-
-    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
-        a, b = _of(runs, method=method), _of(runs, method=reference)
-        top, bottom = _mean(a, metric), _mean(b, metric)
-        if top is None or bottom is None:
-            return None
-        return Measured((bottom - top) * scale, len(a) + len(b), _devices(a + b))
-
-    return measure
+def _interval_text(estimate: statistics.Estimate, fmt: Callable[[float], str]) -> str:
+    if estimate.ci_low is None:
+        return ""
+    return f"[{fmt(estimate.ci_low)}, {fmt(estimate.ci_high)}]"
 
 
-def largest(metric: str, method: str, fallback: str | None = None
-            ) -> Measure:
-    """The largest stored ``metric`` of ``method`` (``fallback`` metric, noted, if absent)."""
+# ---- measures -----------------------------------------------------------------------------------
 
-    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
-        chosen = _of(runs, method=method)
-        for name in (metric, fallback):
-            values = [r.metrics[name] for r in chosen if name and name in r.metrics]
-            if values:
-                note = "" if name == metric else f"{metric} not stored: {name} (head included)"
-                return Measured(max(values), len(values), _devices(chosen), note)
-        return None
+
+def value_of(metric: str, side: Side, fallback: str | None = None,
+             dataset: str | None = None) -> Measure:
+    """The variant's own ``metric`` over units (``fallback`` metric, noted, when absent)."""
+
+    def measure(store: Store, suite: str, runs: list[Run], claim: Claim) -> list[Measured]:
+        chosen = [r for r in runs if dataset is None or r.dataset == dataset]
+        out = []
+        for name, members in variants(chosen, side, runs).items():
+            for used in (metric, fallback):
+                if used is None:
+                    continue
+                units = pairing.unit_values(members, _metric(used))
+                if units.n:
+                    break
+            if not units.n:
+                continue
+            values = list(units.means.values())
+            estimate = (statistics.range_estimate(values) if claim.exact
+                        else statistics.mean_estimate(values))
+            note = "" if used == metric else f"{metric} not stored: {used} instead"
+            window = (_window_resolution(store, members, 1.0) if "f1" in metric else None)
+            out.append(Measured(name, estimate, members, units.seeds_text(), window,
+                                note=note))
+        return out
 
     return measure
 
 
-def speedup(method: str, reference: str = "full"
-            ) -> Measure:
-    """Mean speed-up to the common target (reference time / method time) of ``method``; the
-    target fraction (or F1) is the suite's ``compare:`` block's, else 0.95."""
+def ratio_of(metric: str, num: Side, den: Side, fallback: str | None = None,
+             proxy: str = "") -> Measure:
+    """Per unit mean(metric | variant of ``num``) / mean(metric | paired ``den``); summarised by
+    the geometric mean (interval bootstrapped on log ratios; the range for exact measures).
+    ``fallback`` (labelled ``proxy``) is used when no unit has ``metric``."""
 
-    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
+    def measure(store: Store, suite: str, runs: list[Run], claim: Claim) -> list[Measured]:
+        out = []
+        reference = den.select(runs)
+        for name, members in variants(runs, num, runs).items():
+            for used in (metric, fallback):
+                if used is None:
+                    continue
+                pairs = pairing.pair_units(members, reference, _metric(used), num.axis)
+                if pairs.n:
+                    break
+            ratios = [a / b for a, b in zip(pairs.values, pairs.reference) if b]
+            if not ratios:
+                continue
+            estimate = (statistics.range_estimate(ratios) if claim.exact
+                        else statistics.geometric_estimate(ratios))
+            fell_back = used != metric
+            seeds = pairing.unit_values(members, _metric(used),
+                                        lambda r: pairing.pairing_key(r, num.axis)).seeds_text()
+            out.append(Measured(name, estimate, members, seeds,
+                                proxy=proxy if fell_back else "",
+                                note=f"{metric} not stored: {used} instead" if fell_back else ""))
+        return out
+
+    return measure
+
+
+def difference_of(metric: str, side: Side, reference: Side, scale: float = 100.0,
+                  also: tuple[str, str] | None = None) -> Measure:
+    """Per unit (mean metric of the paired ``reference`` - mean of the variant) x ``scale``
+    (points), averaged over units with a bootstrap interval; ``also`` = (metric, label) is the
+    same difference of a second metric, shown beside (accuracy beside macro-F1)."""
+
+    def gaps(members: list[Run], refs: list[Run], name: str) -> list[float]:
+        pairs = pairing.pair_units(members, refs, _metric(name), side.axis)
+        return [(b - a) * scale for a, b in zip(pairs.values, pairs.reference)]
+
+    def measure(store: Store, suite: str, runs: list[Run], claim: Claim) -> list[Measured]:
+        out = []
+        refs = reference.select(runs)
+        for name, members in variants(runs, side, runs).items():
+            values = gaps(members, refs, metric)
+            if not values:
+                continue
+            estimate = statistics.mean_estimate(values)
+            text = ""
+            if also is not None:
+                second = statistics.mean_estimate(gaps(members, refs, also[0]))
+                if second.n:
+                    text = (f"{also[1]} {second.value:.1f} "
+                            f"{_interval_text(second, lambda v: f'{v:.1f}')}").strip()
+            window = _window_resolution(store, members, scale)
+            seeds = pairing.unit_values(members, _metric(metric)).seeds_text()
+            out.append(Measured(name, estimate, members, seeds, window, also=text))
+        return out
+
+    return measure
+
+
+def speedup(side: Side, reference: str = "full") -> Measure:
+    """Speed-up to the common target (reference cost / variant cost) in seconds, per unit the
+    geometric mean over seeds, summarised by the geometric mean over units with its interval;
+    optimiser steps and training MACs shown beside. The target is the suite's ``compare:``
+    block's (else 0.95 x the reference's best validation F1)."""
+
+    def measure(store: Store, suite: str, runs: list[Run], claim: Claim) -> list[Measured]:
         block = compare_settings(store, suite)
         setting = targets.TargetSetting.from_options(reference, None, None, block)
         curves = load_curves(store, [r.run_id for r in runs], stage="train")
         found = targets.common_targets(runs, curves, setting)
-        chosen = _of(runs, method=method)
-        values = [found[r.run_id]["speedup_to_target"] for r in chosen if r.run_id in found]
-        reached = [v for v in values if v is not None]
-        if not reached:
-            return None
-        note = f"{len(values) - len(reached)} of {len(values)} runs never reached the target"
-        return Measured(sum(reached) / len(reached), len(values), _devices(chosen),
-                        note if len(reached) < len(values) else "")
+
+        def log_of(name: str) -> Callable[[Run], float | None]:
+            def value(run: Run) -> float | None:
+                ratio = found.get(run.run_id, {}).get(name)
+                return math.log(ratio) if ratio else None
+            return value
+
+        out = []
+        for variant, members in variants(runs, side, runs).items():
+            scored = [r for r in members if r.run_id in found]
+            per_unit = {name: pairing.unit_values(scored, log_of(name)) for name in
+                        targets.RATIO_METRICS}
+            seconds = [math.exp(v) for v in per_unit["speedup_to_target"].means.values()]
+            if not seconds:
+                continue
+            estimate = statistics.geometric_estimate(seconds)
+            parts = []
+            for name, cost, label in (
+                    ("speedup_steps_to_target", "steps_to_common_target", "steps"),
+                    ("speedup_macs_to_target", "macs_to_common_target", "MACs")):
+                ratios = [math.exp(v) for v in per_unit[name].means.values()]
+                if ratios:
+                    est = statistics.geometric_estimate(ratios)
+                    costs = pairing.unit_values(scored, lambda r, c=cost: found[r.run_id][c])
+                    typical = sum(costs.means.values()) / costs.n if costs.n else None
+                    spent = f" ({typical:.3g} {label} to target)" if typical else ""
+                    parts.append(f"{label} {est.value:.2f}x "
+                                 f"{_interval_text(est, lambda v: f'{v:.2f}')}{spent}".strip())
+            missed = sum(1 for r in scored if found[r.run_id]["reached"] == 0.0)
+            note = f"{missed} of {len(scored)} runs never reached the target" if missed else ""
+            flagged = pairing.unit_values(
+                scored, lambda r: found[r.run_id].get("seconds_unreliable"))
+            bad = sum(1 for v in flagged.means.values() if v > 0)
+            unreliable = (f"seconds unreliable in {bad} of {flagged.n} units (the reference "
+                          f"reaches the target in its first epoch or in under "
+                          f"{targets.UNRELIABLE_SECONDS:g} s)" if bad else "")
+            out.append(Measured(variant, estimate, members,
+                                per_unit["speedup_to_target"].seeds_text(),
+                                note=note, also="; ".join(parts), unreliable=unreliable))
+        return out
 
     return measure
 
 
 def arena_f1(dataset: str, model: str) -> Measure:
-    def measure(store: Store, suite: str, runs: list[Run]) -> Measured | None:
-        chosen = [r for r in _of(runs, model=model, method="full") if r.dataset == dataset]
-        value = _mean(chosen, "macro_f1")
-        return None if value is None else Measured(value, len(chosen), _devices(chosen))
-
-    return measure
+    """The backbone's (as published) macro-F1 on ``dataset`` under full training."""
+    return value_of("macro_f1", Side(method="full", model=model), dataset=dataset)
 
 
 LORA_QLORA = "Seregina et al. 2025 (LoRA/QLoRA on MAE)"
 LORA_EDGE = "Kwak et al. 2025 (LoRA-Edge)"
 TINIERHAR = "Bian et al. 2025 (TinierHAR)"
-CPU_WHY = "CPU twin: memory is the process RSS, not GPU memory; small data, few epochs"
+CPU_WHY = "CPU twin: small data, few epochs"
+RSS_PROXY = "process RSS growth on the CPU stands in for peak GPU memory"
+FULL = Side(method="full")
 
 CLAIMS: list[Claim] = [
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "trainable parameters LoRA / full", 0.07, "about",
-          ratio_of("trainable_params", {"method": "lora"}, {"method": "full"}),
-          "the MAE size and LoRA targets/rank of the paper are not public; mean over all ranks"),
+          ratio_of("trainable_params", Side(method="lora"), FULL),
+          "the MAE size and LoRA targets of the paper are not public; the share grows with the "
+          "rank", exact=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "GPU memory LoRA / full", 0.32, "about",
-          ratio_of("cuda_peak_allocated_mb", {"method": "lora"}, {"method": "full"},
-                   fallback="peak_rss_over_start_mb"), CPU_WHY),
+          ratio_of("cuda_peak_allocated_mb", Side(method="lora"), FULL,
+                   fallback="peak_rss_over_start_mb", proxy=RSS_PROXY), CPU_WHY, on_gpu=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "GPU memory QLoRA / full", 0.32, "about",
-          ratio_of("cuda_peak_allocated_mb", {"method": "qlora"}, {"method": "full"},
-                   fallback="peak_rss_over_start_mb"), CPU_WHY),
+          ratio_of("cuda_peak_allocated_mb", Side(method="qlora"), FULL,
+                   fallback="peak_rss_over_start_mb", proxy=RSS_PROXY), CPU_WHY, on_gpu=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "training time LoRA / full", 0.43, "about",
-          ratio_of("fit_seconds", {"method": "lora"}, {"method": "full"}),
+          ratio_of("fit_seconds", Side(method="lora"), FULL),
           "time depends on device, model size and early stopping; a small MAE on a CPU spends "
-          "little in the frozen weights' gradients"),
+          "little in the frozen weights' gradients", on_gpu=True),
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "macro-F1 gap full - LoRA (points)", 0.0, "within",
-          difference_of("macro_f1", "lora", "full"),
+          difference_of("macro_f1", Side(method="lora"), FULL, also=("accuracy", "accuracy gap")),
           "fewer epochs and labels in the twin; the paper's datasets and budget differ",
-          tolerance=2.0, unit="pt"),
+          tolerance=2.0, unit="pt",
+          proxy="the paper's score is not public (abstract only): macro-F1, accuracy beside"),
     Claim(LORA_EDGE, "repro-lora-edge", "trainable share, head excluded", 0.0149, "at_most",
-          largest("trainable_share_no_head", "lora_edge", fallback="trainable_share"),
-          "small backbones have a larger share of parameters in the adapted cores", unit="%"),
+          value_of("trainable_share_no_head", Side(method="lora_edge"),
+                   fallback="trainable_share"),
+          "small backbones have a larger share of parameters in the adapted cores; whether the "
+          "paper counts the head is not public", unit="%", exact=True),
     Claim(LORA_EDGE, "repro-lora-edge", "macro-F1 gap full - LoRA-Edge (points)", 4.7,
-          "at_most", difference_of("macro_f1", "lora_edge", "full"),
-          "short CPU training; the paper's backbones and data are not public", unit="pt"),
+          "at_most", difference_of("macro_f1", Side(method="lora_edge"), FULL,
+                                   also=("accuracy", "accuracy gap")),
+          "short CPU training; the paper's backbones and data are not public", unit="pt",
+          proxy="the paper says F1 (averaging not public): macro-F1, accuracy beside"),
     Claim(LORA_EDGE, "repro-lora-edge", "speed-up to the common target vs full", (1.4, 3.8),
-          "range", speedup("lora_edge"),
-          "measured on a CPU, not a Jetson Orin Nano; epochs are short so setup weighs more"),
+          "range", speedup(Side(method="lora_edge")),
+          "measured on a CPU, not a Jetson Orin Nano; time-to-target excludes setup (TT-SVD); "
+          "short epochs make wall-clock ratios noisy, so steps and MACs are shown beside",
+          proxy="CPU wall clock instead of a Jetson Orin Nano's"),
     Claim(TINIERHAR, "repro-tinierhar", "parameters TinyHAR / TinierHAR", 2.7, "about",
-          ratio_of("params", {"model": "tinyhar"}, {"model": "tinierhar"}),
-          "parameters depend on each dataset's channels and classes", tolerance=0.15),
+          ratio_of("params", Side(model="tinyhar"), Side(model="tinierhar")),
+          "parameters depend on each dataset's channels and classes", tolerance=0.15, exact=True),
     Claim(TINIERHAR, "repro-tinierhar", "MACs TinyHAR / TinierHAR", 6.4, "about",
-          ratio_of("macs", {"model": "tinyhar"}, {"model": "tinierhar"}),
+          ratio_of("macs", Side(model="tinyhar"), Side(model="tinierhar")),
           "harbench counts convs, linears, attention and recurrent cells; ptflops also counts "
-          "BatchNorm, activations and pooling", tolerance=0.25),
+          "BatchNorm, activations and pooling", tolerance=0.25, exact=True,
+          proxy="MACs by harbench's counter, not ptflops"),
     Claim(TINIERHAR, "repro-tinierhar", "parameters DeepConvLSTM / TinierHAR", 43.3, "about",
-          ratio_of("params", {"model": "deepconvlstm"}, {"model": "tinierhar"}),
-          "parameters depend on each dataset's channels and classes", tolerance=0.25),
+          ratio_of("params", Side(model="deepconvlstm"), Side(model="tinierhar")),
+          "parameters depend on each dataset's channels and classes", tolerance=0.25, exact=True),
     Claim(TINIERHAR, "repro-tinierhar", "MACs DeepConvLSTM / TinierHAR", 58.6, "about",
-          ratio_of("macs", {"model": "deepconvlstm"}, {"model": "tinierhar"}),
-          "MAC counting conventions differ (see above)", tolerance=0.25),
+          ratio_of("macs", Side(model="deepconvlstm"), Side(model="tinierhar")),
+          "MAC counting conventions differ (see above)", tolerance=0.25, exact=True,
+          proxy="MACs by harbench's counter, not ptflops"),
 ] + [
     Claim(TINIERHAR, "repro-tinierhar", f"{model} macro-F1 on {dataset} (whar-arena)",
           WHAR_ARENA[dataset][i], "within", arena_f1(dataset, model),
@@ -225,59 +406,139 @@ CLAIMS: list[Claim] = [
 ]
 
 
-def _agrees(claim: Claim, value: float) -> bool:
+# ---- verdicts ---------------------------------------------------------------------------------
+
+
+def accepted(claim: Claim) -> tuple[float, float]:
+    """The region of measured values that agree with the published figure."""
     p = claim.published
     if claim.check == "range":
-        return p[0] <= value <= p[1]
+        return float(p[0]), float(p[1])
     if claim.check == "at_most":
-        return value <= p
+        return -math.inf, float(p)
     if claim.check == "at_least":
-        return value >= p
+        return float(p), math.inf
     if claim.check == "within":
-        return abs(value - p) <= claim.tolerance
-    return abs(value / p - 1) <= claim.tolerance if p else value == 0
+        return p - claim.tolerance, p + claim.tolerance
+    return p * (1 - claim.tolerance), p * (1 + claim.tolerance)
+
+
+def claim_width(claim: Claim) -> float:
+    """The smallest difference the claim is about: the tolerance (absolute or relative x the
+    figure), the width of a published range, or the bound's distance from zero."""
+    p = claim.published
+    if claim.check == "range":
+        return float(p[1] - p[0])
+    if claim.check in ("at_most", "at_least"):
+        return abs(float(p)) or math.inf
+    if claim.check == "within":
+        return claim.tolerance
+    return abs(p) * claim.tolerance
+
+
+def resolution(claim: Claim, measured: Measured) -> float | None:
+    """The smallest difference the row can resolve: the larger of one test window's worth and
+    the interval's width (exact measures: none)."""
+    if claim.exact:
+        return None
+    found = [v for v in (measured.one_window, measured.estimate.width) if v is not None]
+    return max(found) if found else None
+
+
+def verdict(claim: Claim, measured: Measured) -> tuple[str, str]:
+    """(agrees | contradicts | inconclusive, the reason)."""
+    estimate = measured.estimate
+    if measured.unreliable:
+        return "inconclusive", measured.unreliable
+    if not claim.exact and estimate.n < statistics.MIN_UNITS_FOR_TEST:
+        return "inconclusive", (f"{estimate.n} unit{'s' if estimate.n != 1 else ''}: fewer than "
+                                f"{statistics.MIN_UNITS_FOR_TEST} for an interval to decide")
+    low, high = estimate.ci_low, estimate.ci_high
+    if low is None:
+        return "inconclusive", "no interval"
+    smallest = resolution(claim, measured)
+    width = claim_width(claim)
+    if smallest is not None and smallest > width:
+        return "inconclusive", (f"resolves {_text(claim, smallest)} at best, the claim needs "
+                                f"{_text(claim, width)}")
+    region = accepted(claim)
+    if region[0] <= low and high <= region[1]:
+        return "agrees", "the interval lies inside the accepted region"
+    if high < region[0] or low > region[1]:
+        return "contradicts", "the interval lies outside the accepted region"
+    return "inconclusive", "the interval straddles the published bound"
 
 
 def _text(claim: Claim, value: float | tuple[float, float]) -> str:
     if isinstance(value, tuple):
         return f"{_text(claim, value[0])}-{_text(claim, value[1])}"
+    if math.isinf(value):
+        return "any"
     if claim.unit == "%":
         return f"{value:.2%}"
     if claim.unit == "pt":
         return f"{value:.1f}"
     if "F1" in claim.claim and "gap" not in claim.claim:
         return f"{value:.3f}"
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
 
 
 def _published_text(claim: Claim) -> str:
     prefix = {"at_most": "<= ", "at_least": ">= "}.get(claim.check, "")
     if claim.check == "within" and claim.published == 0:
-        return "on par (0)"
-    return prefix + _text(claim, claim.published)
+        return f"on par (0 ± {_text(claim, claim.tolerance)})"
+    tolerance = ""
+    if claim.check == "about":
+        tolerance = f" ± {claim.tolerance:.0%}"
+    elif claim.check == "within":
+        tolerance = f" ± {_text(claim, claim.tolerance)}"
+    return prefix + _text(claim, claim.published) + tolerance
+
+
+def row_for(claim: Claim, suite: str, measured: Measured) -> ClaimRow:
+    """One table row of one variant."""
+    chosen, reason = verdict(claim, measured)
+    estimate = measured.estimate
+    p = claim.published
+    smallest = resolution(claim, measured)
+    devices = _devices(measured.runs)
+    off_gpu = (f"measured on {', '.join(devices)}, the paper on a GPU"
+               if claim.on_gpu and any(not d.startswith("cuda") for d in devices) else "")
+    return ClaimRow(
+        paper=claim.paper, suite=suite, claim=claim.claim, variant=measured.variant,
+        published=_published_text(claim), measured=_text(claim, estimate.value),
+        interval=_interval_text(estimate, lambda v: _text(claim, v)),
+        ratio=None if isinstance(p, tuple) or not p else estimate.value / p,
+        device=", ".join(devices), runs=len(measured.runs),
+        n_units=estimate.n, seeds=measured.seeds,
+        resolution="" if smallest is None else _text(claim, smallest),
+        verdict=chosen, reason=reason,
+        agrees={"agrees": True, "contradicts": False}.get(chosen),
+        why=claim.why, note=measured.note,  # an unreliable figure is the verdict's reason
+        proxy="; ".join(t for t in (claim.proxy, measured.proxy, off_gpu) if t),
+        also=measured.also,
+        values={"published": p, "measured": estimate.value, "ci_low": estimate.ci_low,
+                "ci_high": estimate.ci_high, "resolution": smallest,
+                "one_window": measured.one_window},
+    )
 
 
 def reproduction(store: Store, claims: list[Claim] | None = None) -> list[ClaimRow]:
-    """One row per claim whose suite (name starting with its prefix) is in the store."""
+    """One row per claim and variant whose suite (name starting with its prefix) is stored."""
     rows = []
     names = suite_names(store)
     for claim in claims or CLAIMS:
         for suite in [n for n in names if n.startswith(claim.suite_prefix)]:
             runs = load_runs(store, suite)
-            measured = claim.measure(store, suite, runs) if runs else None
-            if measured is None:
+            if not runs:
                 continue
-            agrees = _agrees(claim, measured.value)
-            p = claim.published
-            ratio = None if isinstance(p, tuple) or not p else measured.value / p
-            rows.append(ClaimRow(
-                paper=claim.paper, suite=suite, claim=claim.claim,
-                published=_published_text(claim), measured=_text(claim, measured.value),
-                ratio=ratio, device=", ".join(measured.devices), runs=measured.runs,
-                agrees=agrees, why="" if agrees else claim.why, note=measured.note,
-                values={"published": p, "measured": measured.value},
-            ))
+            for measured in claim.measure(store, suite, runs, claim):
+                rows.append(row_for(claim, suite, measured))
     return rows
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def markdown(rows: list[ClaimRow]) -> str:
@@ -286,18 +547,27 @@ def markdown(rows: list[ClaimRow]) -> str:
         return ("# Reproduction\n\nThe store holds no reproduction suite (suite names starting "
                 "with repro-lora-qlora-mae, repro-lora-edge or repro-tinierhar).\n")
     out = ["# Reproduction", "",
-           "Each paper's headline claim beside what harbench measured for the same measure. "
-           "Published numbers: the papers' abstracts and whar-arena's table "
-           "(see REFERENCES). `ratio` = measured / published.", ""]
+           "Each paper's headline claim beside what harbench measured, one row per variant "
+           "(never pooled). `n` counts independent units (dataset x fold; seeds averaged "
+           "first; seeds per unit in brackets); the interval is a 95% bootstrap interval over "
+           "units (the range over units for exact counts; geometric for ratios). `resolves` is "
+           "the smallest difference the row can resolve (one test window's worth of macro-F1 "
+           "or the interval's width); the verdict compares the interval with the published "
+           "figure and its tolerance and is *inconclusive* below 5 units or when the claim is "
+           "narrower than the resolution. `proxy` says where harbench's measure is not the "
+           "paper's. Published numbers: the papers' abstracts and whar-arena's table (see "
+           "REFERENCES); conventions: docs/statistics.md.", ""]
     for paper in dict.fromkeys(r.paper for r in rows):
         out += [f"## {paper}", "",
-                "| suite | claim | published | measured | ratio | device | runs | agrees | "
-                "why it differs |", "|---|---|---|---|---|---|---|---|---|"]
+                "| suite | claim | variant | published | measured | 95% interval | n (seeds) | "
+                "resolves | verdict | also | proxy | why it differs |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in (r for r in rows if r.paper == paper):
+            verdict_text = f"{r.verdict}: {r.reason}" if r.reason else r.verdict
             why = "; ".join(t for t in (r.why, r.note) if t)
-            ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
-            agrees = "yes" if r.agrees else "no"
-            out.append(f"| {r.suite} | {r.claim} | {r.published} | {r.measured} | {ratio} | "
-                       f"{r.device} | {r.runs:,} | {agrees} | {why} |")
+            cells = [r.suite, r.claim, r.variant, r.published, r.measured, r.interval or "-",
+                     f"{r.n_units} ({r.seeds or '-'})", r.resolution or "-", verdict_text,
+                     r.also or "-", r.proxy or "-", why]
+            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         out.append("")
     return "\n".join(out)

@@ -84,9 +84,10 @@ def load_curves(
     """Per-epoch curve rows per run id, in epoch order (one stage, or all with their stage)."""
     if not run_ids:
         return {}
+    counts = ", steps, samples" if has_column(store, "curves", "steps") else ""
     sql = (
-        "SELECT run_id, stage, epoch, train_loss, val_loss, val_f1, lr, seconds FROM curves"
-        " WHERE run_id IN (SELECT unnest(?))"
+        f"SELECT run_id, stage, epoch, train_loss, val_loss, val_f1, lr, seconds{counts}"
+        " FROM curves WHERE run_id IN (SELECT unnest(?))"
     )
     params: list[Any] = [list(run_ids)]
     if stage:

@@ -1,10 +1,20 @@
 """Time-to-target against one target shared by every method of a comparison group.
 
-A comparison group is every run with the same spec except the method (same dataset, backbone,
-pretraining, protocol, budget, window, fold and seed). Its target is ``fraction`` of the reference
-method's best validation macro-F1, or an absolute ``f1``. Each run's time to the target is the sum
-of the per-epoch ``seconds`` of its stored training curve up to and including the first epoch whose
-``val_f1`` reaches it. A run that never reaches it has no time ("not reached"), never a fast one.
+A comparison group is every run paired by :mod:`harbench.report.pairing` (same dataset, backbone,
+pretraining, protocol, budget, window, fold and seed; the method and its own optimisation settings
+may differ). Its target is ``fraction`` of the reference method's best validation macro-F1, or an
+absolute ``f1``. A run's cost to the target sums its stored per-epoch curve up to and including the
+first epoch whose ``val_f1`` reaches it, in three measures:
+
+- seconds (wall clock of the epochs, validation included; setup excluded),
+- optimiser steps,
+- training MACs = 3 x the trained model's counted forward MACs per window x windows seen: the
+  usual forward + backward estimate (backward ~ 2 x forward). It charges a PEFT method the full
+  backward, so MAC speed-ups of methods with frozen weights are conservative.
+
+A run that never reaches the target has no cost ("not reached"), never a small one. The seconds
+figure is marked unreliable when the reference reaches the target in its first epoch or in under
+one second: the ratio then times per-epoch overheads, not convergence.
 """
 
 from __future__ import annotations
@@ -13,12 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from harbench.contracts import HarbenchError
-from harbench.report.configs import METHOD_KEYS, config_key
+from harbench.report.pairing import comparison_key as _pairing_comparison_key
 from harbench.report.runs import Run
 
 DEFAULT_REFERENCE = "full"
 DEFAULT_FRACTION = 0.95
-COMPUTED_METRICS = ("time_to_common_target_s", "epochs_to_common_target", "speedup_to_target")
+BACKWARD_FACTOR = 3.0  # training MACs per window seen = 3 x forward MACs
+UNRELIABLE_SECONDS = 1.0
+RATIO_METRICS = ("speedup_to_target", "speedup_steps_to_target", "speedup_macs_to_target")
+COMPUTED_METRICS = ("time_to_common_target_s", "epochs_to_common_target",
+                    "steps_to_common_target", "macs_to_common_target", *RATIO_METRICS)
 
 
 @dataclass(frozen=True)
@@ -52,41 +66,109 @@ class TargetSetting:
         if self.f1 is not None:
             return f"common target: validation macro-F1 >= {self.f1:.3f}"
         return (f"common target: {self.fraction:g} x the best validation macro-F1 of "
-                f"'{self.reference}' in each comparison group")
+                f"'{self.reference}' in each comparison group; cost in seconds, optimiser steps "
+                f"and training MACs (3 x forward MACs x windows seen)")
 
 
 def is_reference(run: Run, reference: str) -> bool:
     return reference in (run.method, run.method_label)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """The cost of reaching a target: None everywhere when it is never reached."""
+
+    seconds: float | None = None
+    epochs: int | None = None
+    steps: float | None = None
+    samples: float | None = None
+
+
+def epoch_counts(run: Run | None) -> tuple[float | None, float | None]:
+    """(steps, windows) of one epoch as ``fit`` runs it, for curves stored before they were
+    recorded: every batch of ``training.batch_size`` windows, a last batch of one skipped."""
+    if run is None or "train_windows" not in run.metrics:
+        return None, None
+    n = int(run.metrics["train_windows"])
+    batch = run.flat_config().get("training.batch_size")
+    if not batch:
+        return None, None
+    if int(batch) == 1 and n >= 2:  # every batch is a batch of one: all skipped
+        return 0.0, 0.0
+    steps, last = divmod(n, int(batch))
+    if last >= 2 or (last == 1 and n < 2):
+        steps += 1
+    elif last == 1:
+        n -= 1
+    return float(steps), float(n)
+
+
+def reach(curve: list[dict[str, Any]], target: float, run: Run | None = None) -> Reach:
+    """Seconds, epochs, steps and windows seen until ``val_f1 >= target``."""
+    fallback = epoch_counts(run)
+    seconds = steps = samples = 0.0
+    for index, row in enumerate(sorted(curve, key=lambda r: r["epoch"]), start=1):
+        seconds += float(row.get("seconds") or 0.0)
+        epoch_steps = row.get("steps") if row.get("steps") is not None else fallback[0]
+        epoch_samples = row.get("samples") if row.get("samples") is not None else fallback[1]
+        steps = None if steps is None or epoch_steps is None else steps + float(epoch_steps)
+        samples = (None if samples is None or epoch_samples is None
+                   else samples + float(epoch_samples))
+        if row.get("val_f1") is not None and row["val_f1"] >= target:
+            return Reach(seconds, int(row.get("epoch") or index), steps, samples)
+    return Reach()
+
+
 def time_to(curve: list[dict[str, Any]], target: float) -> tuple[float | None, int | None]:
     """(cumulative seconds, epochs) until ``val_f1 >= target``; (None, None) if never."""
-    total = 0.0
-    for index, row in enumerate(sorted(curve, key=lambda r: r["epoch"]), start=1):
-        total += float(row.get("seconds") or 0.0)
-        if row.get("val_f1") is not None and row["val_f1"] >= target:
-            return total, int(row.get("epoch") or index)
-    return None, None
+    found = reach(curve, target)
+    return found.seconds, found.epochs
+
+
+def forward_macs(run: Run) -> float | None:
+    """Forward MACs per window of the model as trained (adapters unmerged); the backbone's
+    count for runs stored before that was recorded."""
+    return run.metrics.get("train_forward_macs", run.metrics.get("macs"))
+
+
+def training_macs(run: Run, samples: float | None) -> float | None:
+    """The forward + backward estimate: 3 x forward MACs per window x windows seen."""
+    macs = forward_macs(run)
+    if samples is None or macs is None:
+        return None
+    return BACKWARD_FACTOR * macs * samples
 
 
 def comparison_key(run: Run) -> tuple:
-    """The comparison group of a run: its spec without the method and without the optimisation
-    settings a method may tune (lr, epochs, patience, ...), keeping the label budget; with fold
-    and seed. Dataset, backbone, pretraining, protocol, budget and window stay fixed."""
-    budget = run.flat_config().get("training.budget")
-    budget_items = {k: v for k, v in run.flat_config().items() if k.startswith("training.budget")}
-    kept = tuple(sorted((k, repr(v)) for k, v in budget_items.items())) or (
-        ("training.budget", repr(budget)),
-    )
-    return config_key(run, drop=(*METHOD_KEYS, "training")) + kept + (run.fold, run.seed)
+    """The comparison group of a run: the pairing rule of :mod:`harbench.report.pairing`
+    (the spec without the method and its optimisation settings), with fold and seed."""
+    return _pairing_comparison_key(run)
+
+
+def unreliable_note(runs: list[Run], metric: str) -> list[str]:
+    """A note when seconds-based figures rest on runs whose reference reached the target in its
+    first epoch or in under a second (after :func:`common_targets` filled the run metrics)."""
+    if metric not in ("speedup_to_target", "time_to_common_target_s"):
+        return []
+    flagged = [r for r in runs if r.metrics.get("seconds_unreliable") == 1.0]
+    if not flagged:
+        return []
+    return [f"seconds unreliable for {len(flagged)} of {len(runs)} runs (the reference reaches "
+            f"the target in its first epoch or in under {UNRELIABLE_SECONDS:g} s): see "
+            f"speedup_steps_to_target and speedup_macs_to_target"]
+
+
+def _ratio(reference: float | None, value: float | None) -> float | None:
+    return reference / value if reference is not None and value else None
 
 
 def common_targets(runs: list[Run], curves: dict[str, list[dict[str, Any]]],
                    setting: TargetSetting) -> dict[str, dict[str, float | None]]:
-    """Per run id: target, time and epochs to it, speed-up over the group's reference run.
+    """Per run id: target, cost to it (seconds, epochs, steps, training MACs), speed-ups over the
+    group's reference run in each measure, and whether the seconds are unreliable.
 
     Groups without a reference run get no entries when the target is a fraction of the
-    reference's best; with an absolute ``f1`` the time is still computed (no speed-up).
+    reference's best; with an absolute ``f1`` the costs are still computed (no speed-up).
     """
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
@@ -105,15 +187,25 @@ def common_targets(runs: list[Run], curves: dict[str, list[dict[str, Any]]],
             target = setting.fraction * best
         else:
             continue
-        ref_time = time_to(curves.get(ref.run_id, []), target)[0] if ref else None
+        ref_reach = reach(curves.get(ref.run_id, []), target, ref) if ref else Reach()
+        ref_macs = training_macs(ref, ref_reach.samples) if ref else None
+        unreliable = None
+        if ref_reach.seconds is not None:
+            unreliable = float(ref_reach.epochs == 1 or ref_reach.seconds < UNRELIABLE_SECONDS)
         for run in members:
-            seconds, epochs = time_to(curves.get(run.run_id, []), target)
-            speedup = (ref_time / seconds if ref_time is not None and seconds else None)
+            found = reach(curves.get(run.run_id, []), target, run)
+            macs = training_macs(run, found.samples)
             out[run.run_id] = {
                 "common_target_f1": target,
-                "time_to_common_target_s": seconds,
-                "epochs_to_common_target": None if epochs is None else float(epochs),
-                "speedup_to_target": speedup,
-                "reached": 1.0 if seconds is not None else 0.0,
+                "time_to_common_target_s": found.seconds,
+                "epochs_to_common_target": None if found.epochs is None else float(found.epochs),
+                "steps_to_common_target": found.steps,
+                "macs_to_common_target": macs,
+                "speedup_to_target": _ratio(ref_reach.seconds, found.seconds),
+                "speedup_steps_to_target": _ratio(ref_reach.steps, found.steps),
+                "speedup_macs_to_target": _ratio(ref_macs, macs),
+                "seconds_unreliable": unreliable,
+                "reached": 1.0 if found.seconds is not None else 0.0,
             }
     return out
+

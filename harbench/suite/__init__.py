@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from harbench import plugins, yamlsafe
+from harbench.artifacts.request import ArtifactSettings
 from harbench.contracts import HarbenchError
 from harbench.data import protocols
 from harbench.settings import TrainingSettings, WindowSettings
 from harbench.spec import RunSpec
-from harbench.suite import plan
+from harbench.suite import bounds, plan
 from harbench.suite.axes import (
     Subset,
     bind_protocol,
@@ -41,7 +42,14 @@ from harbench.suite.blocks import (
     executor_block,
     pretrain_stage,
 )
-from harbench.suite.located import SuiteError, Where, check_keys, mapping, sources_of
+from harbench.suite.located import (
+    Collector,
+    SuiteError,
+    Where,
+    check_keys,
+    mapping,
+    sources_of,
+)
 from harbench.suite.plan import Parts
 from harbench.suite.rules import rule_list
 
@@ -58,7 +66,7 @@ TOP_KEYS = {
     "skip_missing_datasets",
     "compare",
 }
-DEFAULT_KEYS = {"window", "protocol", "training", "pretrain"}
+DEFAULT_KEYS = {"window", "protocol", "training", "pretrain", "artifacts"}
 MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds", "budgets"}
 
 
@@ -73,6 +81,7 @@ class Suite:
     skip_missing_datasets: bool = False
     compare: dict[str, Any] | None = None
     parts: Parts | None = field(default=None, repr=False)
+    artifacts: dict[str, Any] = field(default_factory=dict)  # not part of any run's identity
     _plan: list[RunSpec] | None = field(default=None, repr=False)
 
     def expand(self) -> list[RunSpec]:
@@ -97,15 +106,16 @@ def load(path: str | Path) -> Suite:
     """Read and validate a suite file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise SuiteError(f"cannot read suite {path}: {exc.strerror or exc}") from None
-    return loads(text, path)
+    return loads(bounds.decode(path, raw), path)
 
 
 def loads(text: str, path: str | Path = "<suite>") -> Suite:
     """Validate suite YAML ``text`` (``path`` is used in messages)."""
     path = Path(path)
+    plugins.registry()  # a plugin conflict is reported as such, never located in the suite
     try:
         document = yamlsafe.load(text)
     except yamlsafe.YamlError as exc:
@@ -116,47 +126,70 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
     data = document.data
     if not isinstance(data, dict):
         raise where.error((), "a suite is a mapping with at least a 'matrix' key")
-    check_keys(where, (), data, TOP_KEYS)
+    errors = Collector()  # independent parts are each checked: every problem is reported at once
+    errors.attempt(check_keys, where, (), data, TOP_KEYS)
     if "matrix" not in data:
-        raise where.error((), "missing 'matrix' (datasets, models, methods to combine)")
+        errors.errors.append(
+            where.error((), "missing 'matrix' (datasets, models, methods to combine)")
+        )
+        errors.raise_any()
+    name = errors.attempt(_name, where, data, path, default="")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        errors.errors.append(where.error(("description",), f"expected text, got {description!r}"))
+    skip_missing = data.get("skip_missing_datasets", False)
+    if not isinstance(skip_missing, bool):
+        errors.errors.append(where.error(
+            ("skip_missing_datasets",), f"expected true or false, got {skip_missing!r}"
+        ))
+    executor = errors.attempt(executor_block, where, data.get("executor"))
+    parts = errors.attempt(_parts, where, data)
+    artifacts = errors.attempt(settings_part, where, ("defaults", "artifacts"),
+                               (data.get("defaults") or {}).get("artifacts"), ArtifactSettings)
+    errors.raise_any()
+    compare = compare_block(where, data.get("compare"), parts.methods)
+    return Suite(name, path, description, executor, skip_missing, compare, parts,
+                 artifacts=artifacts)
+
+
+def _name(where: Where, data: dict[str, Any], path: Path) -> str:
     name = data.get("name") or path.stem
     if not isinstance(name, str):
         raise where.error(("name",), f"expected a suite name (text), got {name!r}")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise where.error(("description",), f"expected text, got {description!r}")
-    skip_missing = data.get("skip_missing_datasets", False)
-    if not isinstance(skip_missing, bool):
-        raise where.error(
-            ("skip_missing_datasets",), f"expected true or false, got {skip_missing!r}"
-        )
-    parts = _parts(where, data)
-    compare = compare_block(where, data.get("compare"), parts.methods)
-    executor = executor_block(where, data.get("executor"))
-    return Suite(name, path, description, executor, skip_missing, compare, parts)
+    bounds.check_name(where, name, written="name" in data)
+    return name
 
 
 def _parts(where: Where, data: dict[str, Any]) -> Parts:
     """Check every part of a suite document and collect what its plan is built from."""
-    defaults = mapping(where, ("defaults",), data.get("defaults"))
-    check_keys(where, ("defaults",), defaults, DEFAULT_KEYS)
+    errors = Collector()
+    defaults = errors.attempt(mapping, where, ("defaults",), data.get("defaults"), default={})
+    errors.attempt(check_keys, where, ("defaults",), defaults, DEFAULT_KEYS)
     matrix = mapping(where, ("matrix",), data["matrix"])
-    check_keys(where, ("matrix",), matrix, MATRIX_KEYS)
+    errors.attempt(check_keys, where, ("matrix",), matrix, MATRIX_KEYS)
     for required in ("datasets", "models", "methods"):
         if required not in matrix:
-            raise where.error(("matrix",), f"missing '{required}': a list of names")
-    datasets = dataset_entries(where, ("matrix", "datasets"), matrix["datasets"])
-    models = entries(where, ("matrix", "models"), matrix["models"], "models")
-    methods = entries(where, ("matrix", "methods"), matrix["methods"], "methods")
-    seeds = seed_list(where, ("matrix", "seeds"), matrix.get("seeds", [0]))
+            errors.errors.append(where.error(("matrix",), f"missing '{required}': a list of names"))
+    errors.raise_any()
+    datasets = errors.attempt(dataset_entries, where, ("matrix", "datasets"), matrix["datasets"])
+    models = errors.attempt(entries, where, ("matrix", "models"), matrix["models"], "models")
+    methods = errors.attempt(entries, where, ("matrix", "methods"), matrix["methods"], "methods")
+    seeds = errors.attempt(seed_list, where, ("matrix", "seeds"), matrix.get("seeds", [0]))
 
     window_key = ("defaults", "window")
-    window = settings_part(where, window_key, defaults.get("window"), WindowSettings)
+    window = errors.attempt(
+        settings_part, where, window_key, defaults.get("window"), WindowSettings
+    )
     training_key = ("defaults", "training")
-    training = settings_part(where, training_key, defaults.get("training"), TrainingSettings)
+    training = errors.attempt(
+        settings_part, where, training_key, defaults.get("training"), TrainingSettings
+    )
+    base_protocol = errors.attempt(mapping, where, ("defaults", "protocol"),
+                                   defaults.get("protocol"))
+    errors.raise_any()
+    base_protocol = dict(base_protocol)
     budgets = budget_list(where, ("matrix", "budgets"), matrix.get("budgets"), training)
     pretrain = pretrain_stage(where, ("defaults", "pretrain"), defaults.get("pretrain"), models)
-    base_protocol = dict(mapping(where, ("defaults", "protocol"), defaults.get("protocol")))
     if "folds" in matrix:
         folds_key, folds_value = ("matrix", "folds"), matrix["folds"]
     else:
@@ -175,6 +208,9 @@ def _parts(where: Where, data: dict[str, Any]) -> Parts:
         view = Subset(plugins.get("datasets", entry.name), entry.params.get("subjects"))
         n_folds = protocols.fold_count(view, bound[key])
         folds[key] = fold_list(where, folds_key, folds_value, n_folds, entry.name)
+    axes = {"models": len(models), "methods": len(methods), "seeds": len(seeds),
+            "budgets": len(budgets)}
+    bounds.check_size(where, axes, {k: len(v) for k, v in folds.items()})
 
     axes = {"datasets": datasets, "models": models, "methods": methods}
     excludes = rule_list(where, ("exclude",), data.get("exclude"), axes, with_set=False)

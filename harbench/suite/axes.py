@@ -14,7 +14,9 @@ from harbench.compat import incompatibility
 from harbench.contracts import HarbenchError
 from harbench.data import protocols
 from harbench.settings import SEED_LIMIT, Param, plugin_params, resolve, resolve_plugin_params
+from harbench.suite import bounds
 from harbench.suite.located import (
+    Collector,
     Key,
     Where,
     check_keys,
@@ -61,11 +63,18 @@ def settings_part(where: Where, key: Key, value: Any, cls: type) -> dict[str, An
     """The given values of a settings block, each checked (names and ranges); defaults are
     filled in when a cell is built, so overrides can still change them."""
     given = mapping(where, key, value)
+    errors = Collector()
+    for name, item in given.items():  # each key on its own: every bad one is reported
+        errors.attempt(_resolve_one, where, key, cls, name, item)
+    errors.raise_any()
+    return dict(given)
+
+
+def _resolve_one(where: Where, key: Key, cls: type, name: str, value: Any) -> None:
     try:
-        resolve(cls.owner, cls.params(), given)
+        resolve(cls.owner, cls.params(), {name: value})
     except HarbenchError as exc:
         where.fail(key, exc)
-    return dict(given)
 
 
 def checked_settings(
@@ -85,24 +94,31 @@ def entries(where: Where, key: Key, value: Any, kind: str) -> list[Entry]:
         value = [value]
     if not isinstance(value, list) or not value:
         raise where.error(key, f"expected a non-empty list of {kind}")
-    out = []
+    out: list[Entry] = []
+    errors = Collector()  # each entry on its own: every bad one is reported
     for i, item in enumerate(value):
-        if isinstance(item, str):
-            known(where, key + (i,), kind, item)
-            entry = Entry(item, {}, key + (i,))
-            out.append(Entry(item, {}, key + (i,), {}, resolve_entry(where, kind, entry, {}, {})))
-        elif isinstance(item, dict) and len(item) == 1:
-            name, params = next(iter(item.items()))
-            entry_key = key + (i, name)
-            plugin = known(where, entry_key, kind, name)
-            params = mapping(where, entry_key, params)
-            for combo, sources in sweep(where, entry_key, plugin_params(plugin), params):
-                entry = Entry(name, combo, entry_key, sources)
-                resolved = resolve_entry(where, kind, entry, combo, sources)
-                out.append(Entry(name, combo, entry_key, sources, resolved))
-        else:
-            raise where.error(key + (i,), f"expected a {kind[:-1]} name or {{name: {{params}}}}")
+        errors.attempt(_entry, where, key, i, item, kind, out)
+    errors.raise_any()
     return out
+
+
+def _entry(where: Where, key: Key, i: int, item: Any, kind: str, out: list[Entry]) -> None:
+    """Append the Entry (or the Entries of a sweep) of list item ``i`` to ``out``."""
+    if isinstance(item, str):
+        known(where, key + (i,), kind, item)
+        entry = Entry(item, {}, key + (i,))
+        out.append(Entry(item, {}, key + (i,), {}, resolve_entry(where, kind, entry, {}, {})))
+    elif isinstance(item, dict) and len(item) == 1:
+        name, params = next(iter(item.items()))
+        entry_key = key + (i, name)
+        plugin = known(where, entry_key, kind, name)
+        params = mapping(where, entry_key, params)
+        for combo, sources in sweep(where, entry_key, plugin_params(plugin), params):
+            entry = Entry(name, combo, entry_key, sources)
+            resolved = resolve_entry(where, kind, entry, combo, sources)
+            out.append(Entry(name, combo, entry_key, sources, resolved))
+    else:
+        raise where.error(key + (i,), f"expected a {kind[:-1]} name or {{name: {{params}}}}")
 
 
 def sweep(
@@ -127,6 +143,7 @@ def sweep(
             options.append([(x, key + (k, j)) for j, x in enumerate(v)])
         else:
             options.append([(v, key + (k,))])
+    bounds.check_sweep(where, key, options)
     out = []
     for combo in itertools.product(*options):
         out.append(

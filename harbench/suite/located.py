@@ -5,7 +5,7 @@ small checks of plain values that every part of the parser uses.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,44 @@ Key = tuple[Any, ...]
 
 class SuiteError(HarbenchError):
     """A problem in a suite file, located by file, line and key."""
+
+
+class SuiteErrors(SuiteError):
+    """Several independent problems of one suite file, reported together."""
+
+    def __init__(self, errors: list[SuiteError]):
+        self.errors = sorted(errors, key=lambda e: getattr(e, "line", None) or 0)  # file order
+        lines = [f"{len(self.errors)} problems in the suite:"]
+        lines += [f"  {i}. {e}" for i, e in enumerate(self.errors, 1)]
+        super().__init__("\n".join(lines))
+
+
+class Collector:
+    """Gathers the SuiteErrors of independent checks, so ``validate`` reports them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[SuiteError] = []
+
+    def attempt(self, check: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        """``check(*args)``, or ``default`` after recording the error(s) it raised."""
+        try:
+            return check(*args)
+        except SuiteErrors as exc:
+            self.errors.extend(exc.errors)
+        except SuiteError as exc:
+            self.errors.append(exc)
+        return default
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def raise_any(self) -> None:
+        """Raise the one error recorded, or all of them as a :class:`SuiteErrors`."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise SuiteErrors(self.errors)
 
 
 class Where:
@@ -42,7 +80,9 @@ class Where:
         line = self.line(key_path)
         key = ".".join(str(k) for k in key_path) or "(top level)"
         at = f"{self.path}, line {line}" if line else str(self.path)
-        return SuiteError(f"{at}, key '{key}': {message}")
+        error = SuiteError(f"{at}, key '{key}': {message}")
+        error.line = line
+        return error
 
     def fail(self, base: Key, exc: HarbenchError, sources: Mapping[str, Key] | None = None):
         """Raise ``exc`` located at ``base`` plus the key path it carries (a ParamError's), or
@@ -63,14 +103,16 @@ def mapping(where: Where, key: Key, value: Any) -> dict[str, Any]:
 
 
 def check_keys(where: Where, key: Key, value: dict, allowed: set[str]) -> None:
-    """Refuse a key outside ``allowed``, with a did-you-mean."""
+    """Refuse every key outside ``allowed``, each with a did-you-mean."""
+    errors = Collector()
     for k in value:
         if k not in allowed:
             close = difflib.get_close_matches(str(k), sorted(allowed), n=1, cutoff=0.5)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise where.error(
+            errors.errors.append(where.error(
                 key + (k,), f"unknown key.{hint} Expected one of: {', '.join(sorted(allowed))}"
-            )
+            ))
+    errors.raise_any()
 
 
 def known(where: Where, key: Key, kind: str, name: Any) -> Any:

@@ -23,7 +23,8 @@ from harbench.suite.axes import (
     entry_key,
     resolve_entry,
 )
-from harbench.suite.located import Key, Where
+from harbench.suite.backbone import check_backbone, check_builds
+from harbench.suite.located import Collector, Key, SuiteError, Where
 from harbench.suite.rules import Rule, matches
 
 
@@ -55,6 +56,8 @@ def expand(suite_name: str, parts: Parts) -> Iterator[RunSpec]:
     """The runs of the matrix, with exclusions and overrides applied, each checked once."""
     memo = _Memo()
     seen: set[str] = set()
+    errors = Collector()  # each distinct problem of a cell once; all of them at the end
+    reported: set[str] = set()
     for ds, model, method in itertools.product(parts.datasets, parts.models, parts.methods):
         subjects = ds.params.get("subjects")
         fingerprint = memo(
@@ -76,12 +79,22 @@ def expand(suite_name: str, parts: Parts) -> Iterator[RunSpec]:
             for rule in parts.overrides:
                 if matches(rule, cell, model.resolved, method.resolved):
                     cfg.apply(rule)
-            spec = _spec(parts, memo, cfg, cell, fingerprint, suite_name)
-            if spec is None:
+            try:
+                spec = _spec(parts, memo, cfg, cell, fingerprint, suite_name)
+            except SuiteError as exc:
+                if str(exc) not in reported and len(reported) < MAX_REPORTED:
+                    reported.add(str(exc))
+                    errors.errors.append(exc)
+                continue
+            if spec is None or errors.failed:
                 continue
             if spec.run_id not in seen:
                 seen.add(spec.run_id)
                 yield spec
+    errors.raise_any()
+
+
+MAX_REPORTED = 20  # distinct problems of the cells listed at most
 
 
 class _Memo:
@@ -93,7 +106,12 @@ class _Memo:
     def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
         key = fn.__name__ + _json([a if _plain(a) else repr(a) for a in args])
         if key not in self.results:
-            self.results[key] = fn(*args)
+            try:
+                self.results[key] = fn(*args)
+            except SuiteError as exc:  # the same problem is not checked again for every cell
+                self.results[key] = exc
+        if isinstance(self.results[key], SuiteError):
+            raise self.results[key]
         return self.results[key]
 
 
@@ -131,6 +149,11 @@ def _spec(
         checked_settings, where, training_key, cfg.training, TrainingSettings, cfg.training_src
     )
     window = memo(checked_settings, where, window_key, cfg.window, WindowSettings, cfg.window_src)
+    window_values = window.to_dict()
+    memo(check_builds, where, ds.name, model, model_params, window_values,
+         cfg.window_src.get("seconds", window_key))
+    memo(check_backbone, where, ds.name, model, method, model_params, method_params,
+         window_values)
     return RunSpec(
         dataset=ds.name,
         model=model.name,

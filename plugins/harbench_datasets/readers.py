@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
-from harbench.data.parsing import read_numeric_table
+from harbench.data.parsing import overflowing, read_numeric_table
 
 np = lazy.module("numpy")  # imported on first use: registering stays light
 
@@ -224,6 +224,8 @@ def numeric_table(
     except OSError as exc:
         raise HarbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
     except ValueError:
+        wrong_width = True
+    if not wrong_width and overflowing(table).any():  # beyond float32: say where, exactly
         wrong_width = True
     if wrong_width:  # the slow parser reports exactly what is wrong, and where
         table = read_numeric_table(

@@ -18,13 +18,13 @@ dataset (51 subjects, UCI 507) and the Actitracker v2.0 release are different da
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harbench import lazy
 from harbench.contracts import Channel, DatasetPlugin, HarbenchError, Recording
+from harbench.data.parsing import FLOAT32_MAX
 from harbench_datasets.readers import chosen_subjects, keep_subjects
 
 np = lazy.module("numpy")  # imported on first use: registering stays light
@@ -99,7 +99,7 @@ def parse_record(text: str) -> tuple[tuple[int, int, int, float, float, float] |
         values = (int(user), ACTIVITIES.index(activity), int(stamp), *map(float, axes))
     except ValueError:
         return None, "non-numeric field", False
-    if not all(math.isfinite(v) for v in values[3:]):
+    if not all(abs(v) <= FLOAT32_MAX for v in values[3:]):  # NaN, inf, or inf in float32
         return None, "non-finite acceleration", False
     return values, "", repaired
 

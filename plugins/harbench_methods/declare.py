@@ -85,7 +85,7 @@ def targets_param(default: Any = "default", doc: str = TARGETS_DOC) -> Param:
 
 
 def rank_param(default: int, doc: str = "adapter rank") -> Param:
-    return Param(default, doc, min=1)
+    return Param(default, doc, min=1, max=4096)
 
 
 def alpha_param(doc: str) -> Param:

@@ -52,6 +52,14 @@ def adapter_layer_names(peft_model: nn.Module) -> list[str]:
     return [n for n, m in base.named_modules() if isinstance(m, BaseTunerLayer)]
 
 
+def _largest_side(module: Any) -> int | None:
+    """max(inputs, outputs) of a Linear's or a convolution's weight matrix (in x kernel/groups)."""
+    weight = getattr(module, "weight", None)
+    if weight is None or getattr(weight, "dim", lambda: 0)() < 2:
+        return None
+    return max(int(weight.shape[0]), int(weight[0].numel()))
+
+
 class PeftMethod(Method):
     """A method peft implements: subclasses give the layer support and the peft config."""
 
@@ -86,6 +94,34 @@ class PeftMethod(Method):
     ) -> nn.Module:
         """Change the frozen backbone before peft wraps it (QLoRA quantises here)."""
         return model
+
+    rank_key: ClassVar[str | None] = "r"  # the parameter bounded by the adapted layers' sizes
+
+    def check_backbone(self, model: nn.Module, params: dict[str, Any]) -> str | None:
+        """Why ``params`` cannot adapt ``model`` (checked at validate), or None. The rule: the rank
+        must not exceed the largest side of the adapted weights (m or n of an m x n weight; a
+        convolution's n is in_channels x kernel / groups). Above it, every adapter factor is
+        larger than the weight it adapts and adds parameters without adding rank. A rank above
+        min(m, n) of small layers stays allowed, so one rank sweep fits several backbones."""
+        from .common import resolve_targets
+
+        rank = params.get(self.rank_key) if self.rank_key else None
+        if not isinstance(rank, int):
+            return None
+        info = model_info(model)
+        modules = dict(model.named_modules())
+        sides = {name: _largest_side(modules[name])
+                 for name in resolve_targets(model, info, params["targets"], self.name,
+                                             self.support)}
+        sides = {k: v for k, v in sides.items() if v}
+        if not sides:
+            return None
+        layer = max(sides, key=sides.get)
+        if rank <= sides[layer]:
+            return None
+        return (f"{self.rank_key}={rank} exceeds every side of every layer it adapts in backbone "
+                f"{info.name!r} (the largest is {sides[layer]}, in {layer!r}); choose "
+                f"{self.rank_key} <= {sides[layer]}")
 
     def attach(self, peft_model: nn.Module, params: dict[str, Any]) -> None:
         """Install what the method needs during training (AdaLoRA's rank allocation)."""

@@ -149,6 +149,7 @@ class VeRA(PeftMethod):
     description = "VeRA (peft): frozen shared random projections, trainable scaling vectors"
     support = LINEAR_ONLY
     needs = ("linear",)
+    rank_key = None  # shared random projections: r may exceed a layer's sides
     params = {
         "r": rank_param(64, "rank of the shared random projections"),
         "d_initial": Param(0.1, "initial value of the trainable vector d", min=0),
@@ -168,6 +169,7 @@ class AdaLoRA(PeftMethod):
     version = "2"  # alpha defaults to 2 * init_r (was a fixed 32)
     support = LINEAR_ONLY
     needs = ("linear",)
+    rank_key = "init_r"
     params = {
         "init_r": rank_param(12, "rank every target starts with"),
         "target_r": rank_param(8, "average rank left per target after budgeting"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harbench.contracts import ModelPlugin
+from harbench.settings import Param, defaults_of
 
 if TYPE_CHECKING:
     from torch import nn
@@ -30,13 +31,15 @@ CONV_TARGETS = {"adapter": ("conv", "conv1", "conv2"), "conv": ("conv", "conv1",
 class ConvNet1d(ModelPlugin):
     name = "convnet1d"
     description = "plain 1-D CNN: Conv1d-BN-ReLU blocks, max-pool, global average pool"
-    defaults = {
-        "width": 64,  # filters of every conv
-        "depth": 4,  # conv blocks
-        "kernel": 5,  # kernel length (odd keeps the length)
-        "pool_every": 2,  # max-pool /2 after every n-th block; 0 = never
-        "dropout": 0.1,  # before the head
+    params = {
+        "width": Param(64, "filters of every conv", min=1, max=4096),
+        "depth": Param(4, "conv blocks", min=1, max=64),
+        "kernel": Param(5, "kernel length (odd keeps the length)", min=1, max=255),
+        "pool_every": Param(2, "max-pool /2 after every n-th block; 0 = never", min=0, max=64),
+        "dropout": Param(0.1, "dropout probability before the head", min=0, max=1,
+                         max_exclusive=True),
     }
+    defaults = defaults_of(params)
     head = "head"
     targets = CONV_TARGETS
 
@@ -49,13 +52,15 @@ class ConvNet1d(ModelPlugin):
 class ResNet1d(ModelPlugin):
     name = "resnet1d"
     description = "1-D ResNet: stem conv, residual basic blocks (Conv1d + BN), global average pool"
-    defaults = {
-        "width": 32,  # filters of the first stage; doubled at every stage
-        "stages": 3,  # stages; all but the first halve the time axis
-        "blocks_per_stage": 1,  # residual basic blocks per stage
-        "kernel": 5,  # kernel length (odd keeps the length)
-        "dropout": 0.1,  # before the head
+    params = {
+        "width": Param(32, "filters of the first stage; doubled at every stage", min=1, max=1024),
+        "stages": Param(3, "stages; all but the first halve the time axis", min=1, max=8),
+        "blocks_per_stage": Param(1, "residual basic blocks per stage", min=1, max=16),
+        "kernel": Param(5, "kernel length (odd keeps the length)", min=1, max=255),
+        "dropout": Param(0.1, "dropout probability before the head", min=0, max=1,
+                         max_exclusive=True),
     }
+    defaults = defaults_of(params)
     head = "head"
     targets = CONV_TARGETS
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harbench.contracts import ModelPlugin
+from harbench.settings import Param, defaults_of
 
 if TYPE_CHECKING:
     from torch import nn
@@ -22,14 +23,16 @@ if TYPE_CHECKING:
 class DeepConvLSTM(ModelPlugin):
     name = "deepconvlstm"
     description = "DeepConvLSTM: four (5,1) convs (64 filters, stride 2 every second), LSTM 128"
-    defaults = {
-        "filters": 64,  # filters of every conv
-        "kernel": 5,  # temporal kernel length
-        "hidden": 128,  # LSTM units
-        "layers": 1,  # LSTM layers
-        "dropout": 0.5,  # before the LSTM
-        "batch_norm": False,  # BatchNorm after each conv's ReLU
+    params = {
+        "filters": Param(64, "filters of every conv", min=1, max=4096),
+        "kernel": Param(5, "temporal kernel length", min=1, max=255),
+        "hidden": Param(128, "LSTM units", min=1, max=4096),
+        "layers": Param(1, "LSTM layers", min=1, max=16),
+        "dropout": Param(0.5, "dropout probability before the LSTM", min=0, max=1,
+                         max_exclusive=True),
+        "batch_norm": Param(False, "BatchNorm after each conv's ReLU"),
     }
+    defaults = defaults_of(params)
     head = "head"
     targets = {
         "adapter": ("conv",),

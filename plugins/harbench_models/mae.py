@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError, ModelPlugin
+from harbench.settings import Param, defaults_of
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,22 +64,30 @@ def _size(params: dict[str, Any]) -> dict[str, int]:
     return sizes
 
 
+def _size_param(doc: str, most: int) -> Param:
+    return Param(None, f"{doc} (null: from the preset)", kind="int", min=1, max=most)
+
+
 class MAE(ModelPlugin):
     name = "mae"
     description = "masked-autoencoder transformer over time patches (q/k/v/proj/fc1/fc2 Linears)"
-    defaults = {
-        "preset": "small",  # small (dim 64, depth 4, heads 4) | base (dim 256, depth 6, heads 8)
-        "dim": None,  # token width (None: from the preset)
-        "depth": None,  # encoder blocks (None: from the preset)
-        "heads": None,  # attention heads (None: from the preset)
-        "decoder_dim": None,  # pretraining decoder width (None: from the preset)
-        "decoder_depth": None,  # pretraining decoder blocks (None: from the preset)
-        "patch": 10,  # samples per patch (10 = 0.2 s at 50 Hz)
-        "fit": "crop",  # window not a multiple of patch: crop the tail | pad it with zeros
-        "mlp_ratio": 4.0,  # MLP hidden width / dim
-        "dropout": 0.0,  # after attention and MLP
-        "norm_target": False,  # reconstruct per-patch-normalised patches instead of raw ones
+    params = {
+        "preset": Param("small", "small (dim 64, depth 4, heads 4) | base (dim 256, depth 6, "
+                        "heads 8)", choices=tuple(PRESETS)),
+        "dim": _size_param("token width", 4096),
+        "depth": _size_param("encoder blocks", 64),
+        "heads": _size_param("attention heads", 64),
+        "decoder_dim": _size_param("pretraining decoder width", 4096),
+        "decoder_depth": _size_param("pretraining decoder blocks", 64),
+        "patch": Param(10, "samples per patch (10 = 0.2 s at 50 Hz)", min=1, max=10_000),
+        "fit": Param("crop", "window not a multiple of patch: crop the tail | pad it with zeros",
+                     choices=FITS),
+        "mlp_ratio": Param(4.0, "MLP hidden width / dim", min=0, min_exclusive=True, max=64),
+        "dropout": Param(0.0, "dropout probability after attention and MLP", min=0, max=1,
+                         max_exclusive=True),
+        "norm_target": Param(False, "reconstruct per-patch-normalised patches, not raw ones"),
     }
+    defaults = defaults_of(params)
     head = "head"
     targets = {
         "adapter": ("q", "v"),

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harbench.contracts import ModelPlugin
+from harbench.settings import Param, defaults_of
 
 if TYPE_CHECKING:
     from torch import nn
@@ -35,15 +36,18 @@ if TYPE_CHECKING:
 class TinierHAR(ModelPlugin):
     name = "tinierhar"
     description = "TinierHAR: residual depthwise-separable (5,1) convs, BiGRU, attention pooling"
-    defaults = {
-        "filters": 4,  # M: block 1 has M filters, blocks 2-6 have 2M
-        "hidden": 16,  # N: GRU units per direction
-        "dropout": 0.3,  # before the recurrent layer
-        "residual": True,  # shortcut connections
-        "separable": True,  # depthwise + pointwise, else one standard (5,1) conv per block
-        "temporal": "gru",  # gru | lstm | none
-        "aggregation": "attention",  # attention | mean | last
+    params = {
+        "filters": Param(4, "M: block 1 has M filters, blocks 2-6 have 2M", min=1, max=1024),
+        "hidden": Param(16, "N: recurrent units per direction", min=1, max=4096),
+        "dropout": Param(0.3, "dropout probability before the recurrent layer", min=0, max=1,
+                         max_exclusive=True),
+        "residual": Param(True, "shortcut connections"),
+        "separable": Param(True, "depthwise + pointwise, else one standard (5,1) conv per block"),
+        "temporal": Param("gru", "recurrent layer", choices=("gru", "lstm", "none")),
+        "aggregation": Param("attention", "pooling over time",
+                             choices=("attention", "mean", "last")),
     }
+    defaults = defaults_of(params)
     head = "head"
     # Depthwise (grouped) convs are left out of every family: peft's conv LoRA needs the rank to be
     # divisible by the groups and cannot merge them, and a kernel [C, 1, 5, 1] has no input side

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from harbench.contracts import ModelPlugin
+from harbench.settings import Param, defaults_of
 
 if TYPE_CHECKING:
     from torch import nn
@@ -32,11 +33,14 @@ if TYPE_CHECKING:
 class TinyHAR(ModelPlugin):
     name = "tinyhar"
     description = "TinyHAR: (5,1) convs, cross-channel self-attention, FC fusion, LSTM, attention"
-    defaults = {
-        "filters": 20,  # F: conv filters; the LSTM and fusion have 2F units
-        "kernel": 5,  # temporal kernel length of the four convs
-        "dropout": 0.1,  # after the cross-channel attention
+    params = {
+        "filters": Param(20, "F: conv filters; the LSTM and fusion have 2F units", min=1,
+                         max=2048),
+        "kernel": Param(5, "temporal kernel length of the four convs", min=1, max=255),
+        "dropout": Param(0.1, "dropout probability after the cross-channel attention", min=0,
+                         max=1, max_exclusive=True),
     }
+    defaults = defaults_of(params)
     head = "head"
     targets = {
         "adapter": ("conv", "q", "k", "v", "fusion", "temporal_attention.proj"),

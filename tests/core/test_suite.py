@@ -219,7 +219,7 @@ def test_yaml_1_2_numbers_lr_1e_3_is_a_float(tmp_path, capsys):
             "    - lora: {r: [4, 0]}",
             11,
             "matrix.methods.1.lora.r.1",
-            "expected int >= 1, got 0",
+            "expected int >= 1 and <= 4096, got 0",
         ),
         (
             "matrix:",
@@ -474,7 +474,7 @@ def test_subject_adaptation_makes_one_fold_per_target():
     specs = load(text).expand()
     assert {s.fold for s in specs} == {0, 1}
     assert specs[0].protocol == {"name": "subject_adaptation", "targets": [2, 5],
-                                 "adapt_fraction": 0.5}
+                                 "adapt_fraction": 0.5, "min_per_class": 2}
 
 
 def test_compare_is_parsed_with_its_defaults():
