@@ -209,19 +209,21 @@ def _execute(
     if gpu:
         _memory_source.reset_peak(device)
     energy = EnergyMeter(device).start()
-    result = fit(
-        model,
-        (X_train, y_train),
-        (X_val, y_val),
-        TrainConfig.from_dict(spec.training),
-        n_classes=n_classes,
-        bn_frozen=bn_frozen,
-        seed=spec.seed,
-        on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
-    )
+    with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
+        result = fit(
+            model,
+            (X_train, y_train),
+            (X_val, y_val),
+            TrainConfig.from_dict(spec.training),
+            n_classes=n_classes,
+            bn_frozen=bn_frozen,
+            seed=spec.seed,
+            on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
+        )
     energy.stop()
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
+    metrics.update(cpu_peak)
     test = evaluate(model, X_test, y_test, n_classes, phase="test evaluation")
     deployed = blocks.merge(model)
     merged_test = evaluate(deployed, X_test, y_test, n_classes, phase="merged model on test")
