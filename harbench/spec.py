@@ -39,8 +39,8 @@ class RunSpec:
     # {"dataset": loader_version, "model": ..., "method": ..., "protocol": ...}: see identity()
     versions: dict[str, str] = field(default_factory=dict)
     data_fingerprint: str = ""
-    # a tuned run: {"study": key, "trials": budget, "params": chosen, "label": method before
-    # tuning} (harbench.tuning); absent from the identity of untuned runs
+    # a tuned run: {"study": key, "family": key without the fold, "trials": budget, "params":
+    # chosen, "label": method before tuning} (harbench.tuning); absent from untuned runs
     tuning: dict[str, Any] | None = None
     suite: str = field(default="", compare=False)
 
