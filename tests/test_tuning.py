@@ -96,6 +96,7 @@ def test_a_suite_with_a_tuning_block_validates(tmp_path):
     ("log_uniform: [1.0e-3, 3.0e-2]", "a log scale needs low > 0"),
     ("training.weight_decay:", "expected training.<setting>, method.<param> or model.<param>"),
     ("    full:\n", "no parameter 'rank'"),
+    ("  methods:\n", "model 'tinierhar' has no parameter 'depth'"),
 ])
 def test_a_bad_tuning_block_is_refused_where_it_is_written(tmp_path, change, message):
     bad = {
@@ -104,6 +105,7 @@ def test_a_bad_tuning_block_is_refused_where_it_is_written(tmp_path, change, mes
         "log_uniform: [1.0e-3, 3.0e-2]": "log_uniform: [0, 3.0e-2]",
         "training.weight_decay:": "weight_decay:",
         "    full:\n": "    full:\n      method.rank: {int: [1, 4]}\n",
+        "  methods:\n": "    model.depth: {int: [1, 2]}\n  methods:\n",
     }[change]
     text = ADAPTATION.replace(change, bad, 1)
     with pytest.raises(SuiteError, match="line .*tuning") as caught:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from harbench import plugins
+from harbench.contracts import HarbenchError
 from harbench.spec import RunSpec
 from harbench.suite.located import Where
 from harbench.tuning import studies
-from harbench.tuning.block import Tuning
+from harbench.tuning.block import Tuning, check_value
 
 
 def resolve(where: Where, block: dict[str, Any] | None, overrides: list[Any], methods: list[Any],
@@ -29,6 +30,7 @@ def resolve(where: Where, block: dict[str, Any] | None, overrides: list[Any], me
         out[spec.run_id] = tuning
         if tuning is not None:
             _check_targets(where, tuning, spec)
+            _check_model_dimensions(where, tuning, spec)
     _check_budgets(where, specs, out)
     return out
 
@@ -39,6 +41,21 @@ def _check_targets(where: Where, tuning: Tuning, spec: RunSpec) -> None:
     if why:
         key = ("tuning", "dev_targets") if tuning.dev_targets else ("tuning",)
         raise where.error(key, f"{spec.dataset}: {why}")
+
+
+def _check_model_dimensions(where: Where, tuning: Tuning, spec: RunSpec) -> None:
+    """``model.<param>`` dimensions checked against the cell's backbone (the block alone does
+    not know which backbones it applies to)."""
+    for key, dim in tuning.space_of(spec.method).items():
+        if dim.part != "model":
+            continue
+        for value in dim.values:
+            try:
+                check_value(dim, value, spec.method, spec.model)
+            except HarbenchError as exc:
+                at = ("tuning", "methods", spec.method, key) if key in tuning.methods.get(
+                    spec.method, {}) else ("tuning", "space", key)
+                raise where.error(at, f"{value!r} for {key}: {exc}") from None
 
 
 def _check_budgets(where: Where, specs: list[RunSpec], tuning_of: dict[str, Tuning | None]
