@@ -208,7 +208,8 @@ def run_suite(
             return Summary(loaded.name, 0, 0)
     with suite_lock(default_db(db), loaded.name), Store(db) as store:  # lock first: no write
         spill.ingest(store)  # results an earlier suite could not write (the store was locked)
-        store.link_suite(loaded.name, [s.run_id for s in specs],
+        specs, untunable = _tune(loaded, specs, store, engine, n_workers, emit, settings)
+        store.link_suite(loaded.name, [s.run_id for s in specs] + [s.run_id for s, _ in untunable],
                          yaml_text=Path(path).read_text(), path=str(path))
         done = set() if rerun else store.finished_ids(s.run_id for s in specs)
         done, stale = staleness.settle(store, specs, done, reuse=reuse_stale, emit=emit)
@@ -219,6 +220,8 @@ def run_suite(
         summary.stages = len(work.stages)
         emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,
                              len(work.stages), engine.name, n_workers, str(store.path)))
+        for spec, why in untunable:  # a tuned run whose study has no completed trial
+            _run_done(spec, HarbenchError(why), store, summary, len(pending), emit)
         keep = artifacts.combine(loaded.artifacts, save_artifacts)
         if work.phases:  # nothing to run: no worker or cluster is started
             with artifacts.requested(keep, store.path), \
@@ -229,6 +232,27 @@ def run_suite(
     emit(ev.SuiteFinished(loaded.name, summary.ok, summary.failed, summary.skipped,
                           time.perf_counter() - started))
     return summary
+
+
+def _tune(loaded: suite.Suite, specs: list[suite.RunSpec], store: Store, engine: Any,
+          workers: int, emit: Callable[[Any], None], settings: dict[str, Any]
+          ) -> tuple[list[suite.RunSpec], list[tuple[suite.RunSpec, str]]]:
+    """The tuning phase (:mod:`harbench.tuning.phase`): the runs with their chosen
+    configurations, and the tuned runs that cannot run. Untuned suites pass through."""
+    if not any(loaded.tuning_of.values()):
+        return specs, []
+    from harbench.tuning import phase, studies
+    from harbench.tuning.summary import params_text
+
+    def on_trial(result: Any, study: Any) -> None:
+        emit(ev.TrialFinished(study.label, study.key, result.number, study.tuning.trials,
+                              result.state, result.value, params_text(result.params),
+                              result.seconds, result.error))
+
+    assignment = studies.plan(specs, loaded.tuning_of)
+    outcome = phase.tune(specs, assignment, store,
+                         lambda: _session(engine, workers, emit, settings), on_trial)
+    return outcome.specs, outcome.unusable
 
 
 def _session(engine: Any, workers: int, emit: Callable[[Any], None],
@@ -318,6 +342,10 @@ def dry_run(
     db_path = Path(db) if db else None
     try:
         with Store(db_path, read_only=True) as store:
+            if any(loaded.tuning_of.values()):  # a tuned run is stored under its chosen config
+                from harbench.tuning.phase import as_tuned
+
+                loaded._plan = as_tuned(loaded.specs, loaded.tuning_of, store)
             stored = store.finished_ids(s.run_id for s in loaded.specs)
     except Exception:  # no database yet, or locked by a running suite: nothing known as stored
         stored = set()

@@ -43,6 +43,21 @@ class StaleRuns:
 
 
 @dataclass(frozen=True)
+class TrialFinished:
+    """A tuning trial came back and was stored (see :mod:`harbench.tuning`)."""
+
+    label: str  # the method tuned, e.g. "lora(r=4)"
+    study: str
+    number: int
+    trials: int  # the study's budget
+    state: str  # "completed", "pruned" or "failed"
+    value: float | None
+    params: str  # the trial's parameters as short text
+    seconds: float
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class StageStarted:
     key: str
     label: str  # e.g. "mae pretraining on hapt_embedded"

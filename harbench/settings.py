@@ -434,6 +434,32 @@ def markdown_table(params: Mapping[str, Param]) -> str:
     return "\n".join(rows)
 
 
+# The suite's `tuning:` block (harbench.tuning.block checks it; docs/settings.md renders it).
+TUNING_PRUNERS = ("median", "halving", "none")
+TUNING_MAX_TRIALS = 1000
+TUNING_PARAMS = {
+    "trials": Param(None, "trials per method and study (required): the one budget of every "
+                          "method compared", kind="int", min=1, max=TUNING_MAX_TRIALS),
+    "seed": Param(0, "seed of the TPE sampler (per trial: seed, study, number) and of the "
+                     "trials' training", min=0, max=2**31 - 1),
+    "pruner": Param("median", "stop a trial on its per-epoch validation macro-F1: median of "
+                              "the completed trials, successive halving, or never",
+                    choices=TUNING_PRUNERS),
+    "startup": Param(None, "trials drawn at random before TPE models the space and pruning "
+                           "starts; null = a third of the trials (at least 1)", kind="int",
+                     min=0, max=TUNING_MAX_TRIALS),
+    "parallel": Param(1, "trials of one study asked at once from the same history (studies of "
+                         "different methods and folds always run side by side)", min=1,
+                      max=TUNING_MAX_TRIALS),
+    "dev_targets": Param(None, "subject_adaptation: the development targets trials adapt to; "
+                               "never among protocol.targets", kind="list"),
+    "space": Param({}, "dimensions searched for every method: training.<setting>, "
+                       "method.<param> or model.<param> -> {log_uniform, uniform, int or log_int: "
+                       "[low, high]} or {categorical: [choices]}"),
+    "methods": Param({}, "per method name, dimensions searched on top of space"),
+}
+
+
 def reference() -> str:
     """Every suite setting of the harness and of each registered protocol, as markdown: the
     documentation is rendered from the same declarations the parser checks against."""
@@ -444,6 +470,9 @@ def reference() -> str:
         where = "`executor:`" if block == "executor" else f"`defaults.{block}`"
         parts.append(f"### {where}\n\n{(cls.__doc__ or '').strip().splitlines()[0]}\n")
         parts.append(markdown_table(cls.params()) + "\n")
+    parts.append("### `tuning:`\n\nOne budget of trials per method, searched on validation "
+                 "only (docs/tuning.md).\n")
+    parts.append(markdown_table(TUNING_PARAMS) + "\n")
     for kind in ("protocols", "models", "methods", "executors"):
         for name in plugins.registry().names(kind):
             plugin = plugins.get(kind, name)

@@ -39,6 +39,9 @@ class RunSpec:
     # {"dataset": loader_version, "model": ..., "method": ..., "protocol": ...}: see identity()
     versions: dict[str, str] = field(default_factory=dict)
     data_fingerprint: str = ""
+    # a tuned run: {"study": key, "family": key without the fold, "trials": budget, "params":
+    # chosen, "label": method before tuning} (harbench.tuning); absent from untuned runs
+    tuning: dict[str, Any] | None = None
     suite: str = field(default="", compare=False)
 
     def canonical(self) -> dict[str, Any]:
@@ -49,6 +52,8 @@ class RunSpec:
     @cached_property
     def _canonical_text(self) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "suite"}
+        if data["tuning"] is None:  # untuned runs keep the identity they had before tuning
+            del data["tuning"]
         return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
     @cached_property
@@ -68,6 +73,8 @@ class RunSpec:
 
     @property
     def method_label(self) -> str:
+        if self.tuning:  # one label for the method whatever its studies chose
+            return f"{self.tuning['label']} tuned"
         return label(self.method, self.method_params, "methods")
 
     def short(self) -> str:

@@ -72,6 +72,12 @@ ALTER TABLE curves ADD COLUMN IF NOT EXISTS samples DOUBLE;  -- windows seen in 
 CREATE TABLE IF NOT EXISTS details (
     run_id VARCHAR PRIMARY KEY, classes JSON, per_class_f1 JSON, confusion JSON, extra JSON
 );
+CREATE TABLE IF NOT EXISTS trials (  -- tuning trials (harbench.tuning.storage)
+    study VARCHAR, number INTEGER, dataset VARCHAR, model VARCHAR, method VARCHAR,
+    method_label VARCHAR, params JSON, state VARCHAR, value DOUBLE, curve JSON, seconds DOUBLE,
+    macs DOUBLE, subjects JSON, error VARCHAR, settings JSON, finished_at TIMESTAMP,  -- UTC
+    PRIMARY KEY (study, number)
+);
 """
 
 RUN_TABLES = ("metrics", "curves", "details", "runs")

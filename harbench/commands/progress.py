@@ -88,6 +88,12 @@ class ProgressView:
     def on_StaleRuns(self, e: ev.StaleRuns) -> None:  # noqa: N802
         self._print(f"[yellow]{e.message}[/]", True)
 
+    def on_TrialFinished(self, e: ev.TrialFinished) -> None:  # noqa: N802
+        score = f"val F1 {e.value:.3f}" if e.value is not None else e.error.splitlines()[0] \
+            if e.error else ""
+        self._print(f"trial {e.number + 1}/{e.trials} {e.state:<9} {e.label} "
+                    f"[{e.study[:8]}] {e.params}  {score} ({e.seconds:.1f} s)")
+
     def on_StageStarted(self, e: ev.StageStarted) -> None:  # noqa: N802
         self.lines[e.key] = self.progress.add_task(escaped(e.label), total=None,
                                                    info="pretraining")

@@ -23,9 +23,26 @@ def _top(key: str) -> str:
 
 def config_items(run: Run, *, drop: Iterable[str] = ()) -> dict[str, Any]:
     """The flattened spec without fold, seed and the keys in ``drop`` (and keys under them)."""
-    dropped = tuple(REPLICATE_KEYS) + tuple(drop)
+    dropped = tuple(REPLICATE_KEYS) + tuple(drop) + tuned_keys(run)
     return {k: v for k, v in run.flat_config().items()
             if not any(k == d or k.startswith(d + ".") for d in dropped)}
+
+
+TUNED_PARTS = {"training": "training", "method": "method_params", "model": "model_params"}
+
+
+def tuned_keys(run: Run) -> tuple[str, ...]:
+    """What a tuned run's study chose (its values may differ per fold's study) and the study
+    itself: left out of the configuration; the budget and the study family (the study without
+    the fold: same space, settings, code and data) stay in it."""
+    record = run.config.get("tuning") if isinstance(run.config, dict) else None
+    if not isinstance(record, dict):
+        return ()
+    keys = ["tuning.study", "tuning.params", "tuning.label"]
+    for key in record.get("params") or {}:
+        part, _, name = key.partition(".")
+        keys.append(f"{TUNED_PARTS.get(part, part)}.{name}")
+    return tuple(keys)
 
 
 def config_key(run: Run, *, drop: Iterable[str] = ()) -> tuple:

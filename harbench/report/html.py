@@ -20,6 +20,7 @@ from harbench.report.leaderboard import BEFORE_METRICS, build
 from harbench.report.reproduction import reproduction
 from harbench.report.suites import check_suite, suite_names, suite_yaml
 from harbench.store import Store
+from harbench.tuning.summary import tuning_html
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -302,6 +303,7 @@ def render(store: Store, suite: str | None = None) -> str:
         "use during training over its start, train_peak_heap_mb). Click a header to sort.</p>",
         leaderboard_html(store, suite),
         speedup_html(store, suite),
+        tuning_html(store, suite),
         "<h2>Figures</h2><p class='note'>one mark per configuration; each figure's numbers are "
         "linked beneath it as CSV.</p>",
         figures_html(store, suite),

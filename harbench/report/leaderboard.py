@@ -145,6 +145,9 @@ def build(
             f"against '{against}'; no p below {statistics.MIN_UNITS_FOR_TEST} units"
         )
     board.columns += list(COST_METRICS)
+    from harbench.tuning import summary as tuning_summary
+
+    tuning_summary.annotate(store, board, grouped, row_of)  # tuned suites only
     sign = -1.0 if kind_of(metric) in ("score", "ratio", "number") else 1.0
 
     def order(row: dict[str, Any]) -> tuple:

@@ -28,10 +28,15 @@ OPTIMISATION_KEYS = tuple(f"training.{name}" for name in (
     "monitor", "precision", "measure_latency", "bn_policy"))
 
 
+# a tuned run's study family differs with the method's own space and code: methods tuned with
+# the same budget are paired (the budget, tuning.trials, stays in the pairing settings)
+TUNING_KEYS = ("tuning.family",)
+
+
 def pairing_items(run: Run, vary: Iterable[str] = METHOD_KEYS) -> dict[str, Any]:
     """The settings two paired runs share: the spec without fold, seed, ``vary`` and the
     optimisation settings."""
-    return config_items(run, drop=(*vary, *OPTIMISATION_KEYS))
+    return config_items(run, drop=(*vary, *OPTIMISATION_KEYS, *TUNING_KEYS))
 
 
 def pairing_key(run: Run, vary: Iterable[str] = METHOD_KEYS) -> tuple:

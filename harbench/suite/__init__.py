@@ -65,6 +65,7 @@ TOP_KEYS = {
     "executor",
     "skip_missing_datasets",
     "compare",
+    "tuning",
 }
 DEFAULT_KEYS = {"window", "protocol", "training", "pretrain", "artifacts"}
 MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds", "budgets"}
@@ -82,7 +83,9 @@ class Suite:
     compare: dict[str, Any] | None = None
     parts: Parts | None = field(default=None, repr=False)
     artifacts: dict[str, Any] = field(default_factory=dict)  # not part of any run's identity
+    tuning: dict[str, Any] | None = None  # the `tuning:` block as written (harbench.tuning)
     _plan: list[RunSpec] | None = field(default=None, repr=False)
+    tuning_of: dict[str, Any] = field(default_factory=dict, repr=False)  # run_id -> its block
 
     def expand(self) -> list[RunSpec]:
         """Every run of the suite, in matrix order (built once, then reused)."""
@@ -94,6 +97,7 @@ class Suite:
                 raise self.parts.where.error(
                     ("matrix",), "the matrix expands to no runs (everything excluded?)"
                 )
+            self.tuning_of = _tuning_of(self, self._plan)
         return self._plan
 
     @property
@@ -148,8 +152,29 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
                                (data.get("defaults") or {}).get("artifacts"), ArtifactSettings)
     errors.raise_any()
     compare = compare_block(where, data.get("compare"), parts.methods)
+    tuning = _tuning_block(where, data.get("tuning"), parts)
     return Suite(name, path, description, executor, skip_missing, compare, parts,
-                 artifacts=artifacts)
+                 artifacts=artifacts, tuning=tuning)
+
+
+def _tuning_block(where: Where, value: Any, parts: Parts) -> dict[str, Any] | None:
+    """The `tuning:` block, checked as written (each cell's is checked again when expanded)."""
+    if value is None:
+        return None
+    from harbench.tuning import block
+
+    block.parse(where, ("tuning",), value, parts.methods)
+    return dict(value)
+
+
+def _tuning_of(loaded: Suite, specs: list[RunSpec]) -> dict[str, Any]:
+    """Each run's tuning block after its overrides (empty when the suite tunes nothing)."""
+    parts = loaded.parts
+    if loaded.tuning is None and not any("tuning" in r.set for r in parts.overrides):
+        return {}
+    from harbench.tuning import cells
+
+    return cells.resolve(parts.where, loaded.tuning, parts.overrides, parts.methods, specs)
 
 
 def _name(where: Where, data: dict[str, Any], path: Path) -> str:

@@ -203,6 +203,8 @@ class _Cell:
             "method": (self.method_params, self.method_src),
         }
         for part, values in rule.set.items():
+            if part not in targets:  # `tuning` is read by harbench.tuning.cells
+                continue
             store, sources = targets[part]
             store.update(values)
             sources.update({k: rule.path + ("set", part, k) for k in values})

@@ -19,7 +19,7 @@ MATCH_KEYS = {"dataset", "model", "method", "seed", "fold"}
 PARAM_MATCH_KEYS = {"model_params": "models", "method_params": "methods"}
 
 
-SET_KEYS = {"window", "protocol", "training", "model", "method"}
+SET_KEYS = {"window", "protocol", "training", "model", "method", "tuning"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,9 @@ def _setter(where: Where, key: Key, value: Any) -> dict[str, dict[str, Any]]:
     check_keys(where, key, setter, SET_KEYS)
     out = {}
     for part, values in setter.items():
+        if part == "tuning" and values is None:  # tuning: null leaves the cell untuned
+            out[part] = None
+            continue
         values = mapping(where, key + (part,), values)
         if part == "training":
             settings_part(where, key + (part,), values, TrainingSettings)
