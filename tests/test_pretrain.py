@@ -219,7 +219,7 @@ def test_for_run_caches_per_training_data_and_loads_into_the_run_model(monkeypat
     def no_training(*args, **kwargs):
         raise AssertionError("a cached stage must not train again")
 
-    monkeypatch.setattr(pt, "pretrain", no_training)
+    monkeypatch.setattr(pt.objectives, "pretrain", no_training)
     again = pt.for_run(first, build_model("mae", channels=3, window=50, classes=4, **SMALL), data)
     assert again.cached and again.key == loaded.key == pt.stage_key(first)
     with pytest.raises(AssertionError, match="train again"):  # other training windows
@@ -315,9 +315,7 @@ def test_pretraining_seed_follows_the_run_unless_the_stage_sets_one():
     a, b = specs(SUPERVISED, model=TINY, seeds="0, 1")
     follow = [replace(s, pretrain={**s.pretrain, "seed": None}) for s in (a, b)]
     fixed = [replace(s, pretrain={**s.pretrain, "seed": 7}) for s in (a, b)]
-    from harbench.runner import prepare
-
-    ids = [pt.identity(s, prepare(s)) for s in follow + fixed]
+    ids = [pt.identity(s) for s in follow + fixed]
     assert [i["seed"] for i in ids] == [0, 1, 7, 7]
     assert pt.stage_key(follow[0]) != pt.stage_key(follow[1])
 
