@@ -9,9 +9,9 @@ subject adaptation (full, LoRA, LoRA-Edge), leave-one-dataset-out with a pooled 
 (linear probe, LoRA), and training from scratch (TinierHAR, subject groups). Each runs with the
 local executor on the CPU, in a fresh database and a fresh cache (so every pretraining stage is
 trained again). ``compare`` matches runs by (suite, dataset, model, method, seed, fold, method
-parameters) and requires every result metric to be equal; metrics that measure the machine (time,
-resident memory) are listed apart and not compared. The run ids differ between the two exports
-when the code fingerprint differs (harbench.codeprint): that is expected, so they are not a key.
+parameters) and requires every result metric and setting to be equal; metrics that measure the
+machine (time, resident memory) are listed apart and not compared. Run ids are not a key: they
+hash the data fingerprint, which may differ between two checkouts of the same files.
 Prints the number of runs and metrics compared, and exits 1 on any difference.
 """
 
@@ -121,7 +121,7 @@ def compare(before: Path, after: Path) -> int:
         if a.get("status") != b.get("status"):
             problems.append(f"{key}: status {a.get('status')} -> {b.get('status')}")
         for name in sorted(set(_metric_names(a)) | set(_metric_names(b))):
-            if any(part in name for part in MACHINE):
+            if "." not in name and any(part in name for part in MACHINE):
                 machine.add(name)
                 continue
             compared += 1

@@ -251,7 +251,7 @@ def _capture_supervised(monkeypatch) -> list[np.ndarray]:
         seen.append(np.asarray(subjects).copy())
         return real(model, X, y, subjects, **kwargs)
 
-    monkeypatch.setattr(pt, "supervised", spy)
+    monkeypatch.setattr(pt.objectives, "supervised", spy)
     return seen
 
 
