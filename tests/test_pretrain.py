@@ -343,3 +343,26 @@ def test_supervised_on_other_datasets_pools_class_names_and_recreates_the_head(m
     assert all(torch.equal(model.state_dict()[k], v) for k, v in head_before.items())
     body = [k for k in stored if not k.startswith("head.")]
     assert body and all(torch.equal(model.state_dict()[k], stored[k]) for k in body)
+
+
+def test_the_coordinator_names_a_stage_without_loading_a_window(monkeypatch):
+    from dataclasses import replace
+
+    from harbench import coordinator
+
+    spec, = specs(SUPERVISED, model=TINY)
+
+    def no_windows(*args, **kwargs):
+        raise AssertionError("naming a stage must not load windows")
+
+    monkeypatch.setattr("harbench.data.load.load_windows", no_windows)
+    monkeypatch.setattr("harbench.rundata.load_windows", no_windows)
+    key = pt.stage_key(spec)
+    other_method = replace(spec, method="linear_probe", training={**spec.training, "lr": 0.1})
+    work = coordinator.plan([spec, other_method])
+    assert [s.key for s in work.stages] == [key]  # one stage, shared by both methods
+    assert len(work.after) == 2
+    # what shapes the stage's data makes another stage: the fold, the validation split, the data
+    assert pt.stage_key(replace(spec, fold=1)) != key
+    assert pt.stage_key(replace(spec, training={**spec.training, "val_fraction": 0.3})) != key
+    assert pt.stage_key(replace(spec, data_fingerprint="other files")) != key
