@@ -331,7 +331,7 @@ def test_supervised_on_other_datasets_pools_class_names_and_recreates_the_head(m
                     np.tile(np.arange(2), 20), np.repeat(np.arange(1, 5), 10),
                     ("class0_5hz", "zeta"), ("x", "y", "z"), 25.0)
     monkeypatch.setattr("harbench.data.load.load_windows", lambda name, **kw: other)
-    gathered = pt._gather(dict(spec.pretrain), spec, data)
+    gathered = pt.stage._gather(dict(spec.pretrain), spec, data)
     assert gathered.classes == ("class0_5hz", "zeta")
     assert set(gathered.subjects.tolist()) == {1_000_001, 1_000_002, 1_000_003, 1_000_004}
     model = build_model("tinierhar", channels=3, window=50, classes=4, filters=4, hidden=8)

@@ -38,7 +38,6 @@ from harbench.pretrain.cache import (
     SourceData,
     cached_pretrain,
     checkpoint_key,
-    data_digest,
     default_dir,
     training_params,
 )
@@ -56,7 +55,6 @@ from harbench.pretrain.objectives import (
 )
 from harbench.pretrain.stage import (
     Loaded,
-    _gather,
     ensure_stage,
     for_run,
     identity,
@@ -65,8 +63,8 @@ from harbench.pretrain.stage import (
 
 __all__ = [
     "CHECKPOINT_FILES", "FORMAT", "OBJECTIVES", "SELF_SUPERVISED", "SUPERVISED_KEYS",
-    "TRAINING_KEYS", "Loaded", "Pretrained", "SourceData", "_gather", "cached_pretrain",
-    "checkpoint_key", "data_digest", "default_dir", "encoder_state", "ensure_stage", "for_run",
+    "TRAINING_KEYS", "Loaded", "Pretrained", "SourceData", "cached_pretrain",
+    "checkpoint_key", "default_dir", "encoder_state", "ensure_stage", "for_run",
     "identity", "model_state", "pretrain", "reconstruction_loss", "stage_key",
     "strip_pretraining", "supervised", "training_params",
 ]

@@ -47,14 +47,6 @@ def checkpoint_key(stage: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def data_digest(X: np.ndarray) -> str:
-    """sha256 of an array's shape, dtype and bytes (identifies the pretraining data exactly)."""
-    X = np.ascontiguousarray(X)
-    digest = hashlib.sha256(f"{X.shape}|{X.dtype}".encode())
-    digest.update(memoryview(X).cast("B"))
-    return digest.hexdigest()[:20]
-
-
 @dataclass
 class SourceData:
     """Labelled pretraining windows: X [N, T, C], y [N] into ``classes``, subject ids [N]."""
