@@ -61,7 +61,19 @@ def dataset_pools(
     pools = getattr(chosen, "pools", None)
     if pools is None:
         return {}
-    return {held_out: list(pools(held_out, names, params)) for held_out in dict.fromkeys(names)}
+    answers = {}
+    for held_out in dict.fromkeys(names):
+        pooled = pools(held_out, names, params)
+        if not isinstance(pooled, (list, tuple)) or held_out in pooled or not set(pooled) <= set(
+            names
+        ):
+            raise where.error(
+                ("defaults", "protocol", "name"),
+                f"protocol {name!r} answered pools({held_out!r}) with {pooled!r}: it may name "
+                f"only the other datasets of matrix.datasets ({', '.join(names)})",
+            )
+        answers[held_out] = list(pooled)
+    return answers
 
 
 def check_shared_recordings(

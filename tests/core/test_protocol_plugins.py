@@ -133,3 +133,22 @@ def test_a_third_party_protocols_suite_check_is_located(tmp_path):
     assert checked.returncode == 2, checked.stdout + checked.stderr
     assert "bad.yaml, line 16, key 'defaults.protocol.devices'" in err
     assert "names no device for ['synthetic']" in err and "Traceback" not in err
+
+
+def test_a_protocol_that_pools_a_dataset_outside_the_matrix_is_refused_at_validate(monkeypatch):
+    from harbench import suite
+    from harbench.suite import SuiteError
+
+    lodo = plugins.get("protocols", "lodo")
+
+    class Greedy(type(lodo)):
+        def pools(self, held_out, datasets, params):
+            return ["wisdm"]  # not in the matrix: the stage would pool data nobody asked for
+
+    greedy, real_get = Greedy(), plugins.get
+    monkeypatch.setattr(plugins, "get", lambda kind, name: greedy if (kind, name) == (
+        "protocols", "lodo") else real_get(kind, name))
+    text = SUITE.replace("name: device_out", "name: lodo").replace(
+        "    groups: 2\n    devices: {hhar: phones, synthetic: simulated}\n", "")
+    with pytest.raises(SuiteError, match=r"answered pools\('hhar'\) with \['wisdm'\]"):
+        suite.loads(text, "greedy.yaml")
