@@ -25,10 +25,12 @@ import torch
 
 from harbench import blocks, codeprint, plugins, pretrain
 from harbench import events as ev
+from harbench.artifacts.save import save_for_run
 from harbench.contracts import HarbenchError
 from harbench.devices import run_device, run_threads
 from harbench.finite import check_metrics
 from harbench.measure.counting import trainable_shares
+from harbench.measure.energy import EnergyMeter
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
 from harbench.metrics import macro_f1_seen
 from harbench.rundata import prepare
@@ -233,9 +235,10 @@ def adapt(spec: RunSpec, model, device: torch.device, setup: Setup):
 
 
 def train(spec: RunSpec, model, t: Tensors, bn_frozen: bool, device: torch.device,
-          emit: Callable[[Any], None]) -> tuple[Any, dict[str, float]]:
+          emit: Callable[[Any], None]) -> tuple[Any, dict[str, float], EnergyMeter]:
     """``harbench.train.fit`` on the labelled part, early-stopped on validation; each epoch is
-    emitted as an event. Returns the fit's result and the GPU's training peak (when on one)."""
+    emitted as an event. Returns the fit's result, the training peak memory (the GPU's on one,
+    else the CPU's) and the energy meter that ran during training."""
     trained = [0.0]
 
     def on_epoch(row: dict[str, float]) -> None:
@@ -246,10 +249,16 @@ def train(spec: RunSpec, model, t: Tensors, bn_frozen: bool, device: torch.devic
     gpu = _memory_source.applies(device)
     if gpu:
         _memory_source.reset_peak(device)
-    result = fit(model, t.train, t.val, TrainConfig.from_dict(spec.training), n_classes=t.classes,
-                 bn_frozen=bn_frozen, seed=spec.seed, on_epoch=on_epoch)
+    energy = EnergyMeter(device).start()
+    from harbench.measure import memory
+
+    with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
+        result = fit(model, t.train, t.val, TrainConfig.from_dict(spec.training),
+                     n_classes=t.classes, bn_frozen=bn_frozen, seed=spec.seed, on_epoch=on_epoch)
+    energy.stop()
     peak = _memory_source.read(device) if gpu else {}  # before evaluation touches the device
-    return result, peak
+    peak.update(cpu_peak)
+    return result, peak, energy
 
 
 def evaluate_and_merge(model, t: Tensors) -> tuple[dict[str, Any], Any, dict[str, Any]]:
@@ -337,11 +346,11 @@ def _execute(
     model, policy = adapt(spec, model, device, setup)
     counts["adapted"] = count(model, t)
     bn_frozen = policy == "frozen"
-    result, gpu_peak = train(spec, model, t, bn_frozen, device, emit)
+    result, training_peak, energy = train(spec, model, t, bn_frozen, device, emit)
     test, deployed, merged_test = evaluate_and_merge(model, t)
     counts["merged"] = count(deployed, t)
 
-    metrics = {**setup.metrics, **gpu_peak}
+    metrics = {**setup.metrics, **training_peak}
     metrics.update(result_metrics(test, merged_test, counts, result, data, t, setup.seconds))
     metrics.update(measurements(spec, model, deployed, t.train[0][: spec.training["batch_size"]],
                                 bn_frozen, device))
@@ -351,7 +360,13 @@ def _execute(
     curves += [{"stage": "pretrain", **row} for row in (setup.loaded.curves if setup.loaded
                                                          else [])]
     details = describe(spec, data, test, policy, device, setup.loaded)
-    check_metrics(metrics, "stored metrics")
+    metrics.update(energy.metrics())
+    details.update(energy.details())
+    check_metrics(metrics, "stored metrics")  # before any artefact is kept
+    kept_metrics, kept = save_for_run(spec, model, deployed, data, t.test[0])  # opt-in artefacts
+    check_metrics(kept_metrics, "artefact metrics")
+    metrics.update(kept_metrics)
+    details.update(kept)
     return metrics, curves, details
 
 
