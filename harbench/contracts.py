@@ -386,7 +386,7 @@ class ProtocolPlugin(ABC):
 
         ``datasets`` are the suite's matrix datasets in order (one name per entry); every one of
         them is held out in turn, its folds made by ``fold_count``/``folds``. ``params``: the
-        suite's protocol block as written (not bound to a dataset). Default: ``[]``, the stage
+        suite's protocol block, defaults filled (not bound to a dataset). Default: ``[]``, the stage
         trains on the run's own source data (or on the datasets the stage lists itself).
         """
         return []

@@ -9,7 +9,14 @@ from typing import Any
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
-from harbench.settings import ExecutorSettings, Param, PretrainSettings, executor_options
+from harbench.settings import (
+    ExecutorSettings,
+    Param,
+    PretrainSettings,
+    executor_options,
+    plugin_params,
+    resolve,
+)
 from harbench.suite.axes import Entry
 from harbench.suite.located import Key, Where, check_keys, known, mapping, names_of
 
@@ -46,10 +53,14 @@ def dataset_pools(
     """Ask the suite's protocol which datasets a stage pools for each held-out dataset (its
     ``check_suite`` first: a protocol across datasets may demand several, or a stage)."""
     name = protocol.get("name")
-    params = {k: v for k, v in protocol.items() if k != "name"}
     if not name:  # each dataset's own protocol: none pools other datasets
         return {}
     chosen = known(where, ("defaults", "protocol", "name"), "protocols", name)
+    given = {k: v for k, v in protocol.items() if k != "name"}
+    try:
+        params = resolve(f"protocol {name!r}", plugin_params(chosen), given)
+    except HarbenchError as exc:
+        where.fail(("defaults", "protocol"), exc)
     names = [d.name for d in datasets]
     check = getattr(chosen, "check_suite", None)
     if check is not None:
