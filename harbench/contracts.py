@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -259,37 +259,23 @@ class MethodPlugin(ABC):
 
 
 class Executor(ABC):
-    """Maps a pure function over run specs, yielding (spec, result) pairs as they complete.
+    """Runs a pure function over run specs, yielding (spec, result) pairs as they complete.
 
-    ``params`` declares the engine's own settings in a suite's ``executor:`` block
-    (``harbench.settings.Param`` values by name; ``name`` and ``workers`` are every executor's);
-    ``map`` receives them all resolved as ``settings``. ``session`` lets an engine keep its
-    workers (or cluster) from one ``map`` of a suite to the next.
+    ``session`` is the contract: it starts what the engine needs (worker processes, a cluster)
+    for one suite and yields a :class:`MapSession` whose ``map`` runs the specs; the coordinator
+    maps each phase of its plan through that one session. ``map`` is a convenience derived from
+    it (a session for one call). ``params`` declares the engine's own settings in a suite's
+    ``executor:`` block (``harbench.settings.Param`` values by name; ``name`` and ``workers``
+    are every executor's); ``session`` receives them all resolved as ``settings``.
+
+    An executor written for the previous contract, which overrides ``map`` only, still works:
+    its session calls its ``map``.
     """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"
     params: ClassVar[dict[str, Any]] = {}
-
-    @abstractmethod
-    def map(
-        self,
-        fn: Callable[..., Any],
-        specs: Iterable[Any],
-        *,
-        workers: int = 1,
-        events: Callable[[Any], None] | None = None,
-        settings: dict[str, Any] | None = None,
-    ) -> Iterator[tuple[Any, Any]]:
-        """Call ``fn`` on every spec; yield ``(spec, fn(spec))`` in completion order.
-
-        With ``events``, call ``fn(spec, emit)`` instead: ``emit(event)`` in the worker delivers
-        ``event`` (a picklable dataclass of ``harbench.events``) to ``events`` in the caller's
-        process and thread, during the iteration.
-        When ``fn`` could not run to completion (a worker process died), yield ``(spec, exc)``
-        with the exception instead: the coordinator stores that run as failed and goes on.
-        """
 
     @contextlib.contextmanager
     def session(
@@ -299,19 +285,44 @@ class Executor(ABC):
         events: Callable[[Any], None] | None = None,
         settings: dict[str, Any] | None = None,
     ) -> Iterator[MapSession]:
-        """Hold what the engine starts (worker processes, a cluster) across the ``map`` calls of
-        one suite: the coordinator maps each phase of its plan through the one session.
+        """Hold what the engine starts across the ``map`` calls of one suite; release it all on
+        leaving the block. Yields a :class:`MapSession` (a subclass whose ``map`` runs specs).
 
-        The default holds nothing: each ``map`` of the session is this executor's own ``map``.
-        An engine that overrides it yields a ``MapSession`` whose ``map`` reuses what it holds,
-        and releases it all on leaving the block.
+        The session's ``map(fn, specs)`` calls ``fn`` on every spec and yields ``(spec,
+        fn(spec))`` in completion order. With ``events``, it calls ``fn(spec, emit)`` instead:
+        ``emit(event)`` in the worker delivers ``event`` (a picklable dataclass of
+        ``harbench.events``) to ``events`` in the caller's process and thread, during the
+        iteration. When ``fn`` could not run to completion (a worker process died), it yields
+        ``(spec, exc)`` with the exception instead: the coordinator stores that run as failed.
         """
-        yield MapSession(self, workers, events, settings)
+        if type(self).map is Executor.map:
+            raise TypeError(
+                f"executor {getattr(self, 'name', type(self).__name__)!r} implements neither "
+                "session() (the contract) nor map()"
+            )
+        yield MapSession(self, workers, events, settings)  # the previous contract: map only
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        specs: Iterable[Any],
+        *,
+        workers: int = 1,
+        events: Callable[[Any], None] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[Any, Any]]:
+        """``fn`` over ``specs`` in a session opened for this call alone (see ``session``)."""
+        with self.session(workers=workers, events=events, settings=settings) as running:
+            yield from running.map(fn, specs)
 
 
 @dataclass
 class MapSession:
-    """An executor bound to one suite's workers, events and settings (``Executor.session``)."""
+    """An executor bound to one suite's workers, events and settings (``Executor.session``).
+
+    An engine's session subclasses it and overrides ``map``; this default serves an executor
+    of the previous contract (one that overrides ``Executor.map`` alone) by calling its ``map``.
+    """
 
     executor: Any
     workers: int = 1
@@ -319,7 +330,7 @@ class MapSession:
     settings: dict[str, Any] | None = None
 
     def map(self, fn: Callable[..., Any], specs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
-        """``executor.map`` with the session's workers, events and settings."""
+        """Yield ``(spec, fn(spec))`` (or ``fn(spec, emit)``) as runs complete."""
         return self.executor.map(fn, specs, workers=self.workers, events=self.events,
                                  settings=self.settings)
 
@@ -367,6 +378,26 @@ class ProtocolPlugin(ABC):
     @abstractmethod
     def folds(self, windows: Any, params: dict[str, Any]) -> list[Fold]:
         """Every fold of ``windows`` (a ``harbench.data.windows.Windows``), in a stable order."""
+
+    # ---- the suite-level questions (a protocol across datasets answers them; see lodo) --------
+
+    def pools(self, held_out: str, datasets: Sequence[str], params: dict[str, Any]) -> list[str]:
+        """The datasets a pretraining stage pools while ``held_out`` is tested.
+
+        ``datasets`` are the suite's matrix datasets in order (one name per entry); every one of
+        them is held out in turn, its folds made by ``fold_count``/``folds``. ``params``: the
+        suite's protocol block, defaults filled (not bound to a dataset). Default: ``[]``, the stage
+        trains on the run's own source data (or on the datasets the stage lists itself).
+        """
+        return []
+
+    def check_suite(self, datasets: Sequence[str], pretraining: bool,
+                    params: dict[str, Any]) -> None:
+        """Refuse, with a HarbenchError naming what to change, a suite this protocol cannot run
+        (``datasets``: the matrix's dataset names; ``pretraining``: whether the suite has a
+        pretraining stage; ``params`` as for ``pools``). Called by ``validate``, before any run.
+        A ``ParamError`` whose path names a parameter is located at that key. Default: none."""
+        return None
 
 
 @dataclass

@@ -138,14 +138,7 @@ def _run(spec: suite.RunSpec, emit: Callable[[Any], None]) -> Any:
     from harbench import runner
 
     emit(ev.RunStarted(spec.run_id, spec.short(), int(spec.training.get("epochs", 0))))
-    trained = [0.0]
-
-    def on_epoch(row: dict[str, float]) -> None:
-        trained[0] += float(row.get("seconds", 0.0))
-        emit(ev.EpochEnded(spec.run_id, int(row["epoch"]), float(row["train_loss"]),
-                           float(row["val_f1"]), trained[0]))
-
-    return runner.run_one(spec, on_epoch=on_epoch)
+    return runner.run_one(spec, emit)  # the runner emits each epoch's EpochEnded
 
 
 def executor_settings(

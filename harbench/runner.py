@@ -1,4 +1,13 @@
-"""run_one(RunSpec) -> RunResult: a pure function of its spec; it never writes the database."""
+"""run_one(RunSpec, emit) -> RunResult: a pure function of its spec; it never writes the database.
+
+A run is a sequence of named steps, each a function of this module, in this order:
+``seed_everything`` -> ``load_data`` (windows, fold, parts, tensors) -> ``build`` (the backbone,
+pretraining-only modules dropped) -> ``load_pretrained`` (the stage's checkpoint, and the source
+model's score when its head is kept) -> ``warm_up`` and ``adapt`` (the method) -> ``train``
+(``harbench.train.fit``; each epoch is emitted as an ``EpochEnded`` event) ->
+``evaluate_and_merge`` (the adapted model, then the merged one) -> ``count`` (parameters, MACs)
+-> ``result_metrics`` and ``measurements`` (the stored numbers) -> ``describe`` (the details).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +24,7 @@ import numpy as np
 import torch
 
 from harbench import blocks, codeprint, plugins, pretrain
+from harbench import events as ev
 from harbench.artifacts.save import save_for_run
 from harbench.contracts import HarbenchError
 from harbench.devices import run_device, run_threads
@@ -27,14 +37,7 @@ from harbench.rundata import prepare
 from harbench.suite import RunSpec
 from harbench.train import DivergedError, TrainConfig, evaluate, fit, to_tensors
 
-_epoch_listener: Callable[[RunSpec, dict[str, float]], None] | None = None
 _memory_source: MemorySource = TorchCudaMemory()
-
-
-def set_epoch_listener(listener: Callable[[RunSpec, dict[str, float]], None] | None) -> None:
-    """Receive each epoch's curve row of runs executed in this process (for progress display)."""
-    global _epoch_listener
-    _epoch_listener = listener
 
 
 def set_memory_source(source: MemorySource | None) -> MemorySource:
@@ -89,18 +92,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
-def run_one(
-    spec: RunSpec, on_epoch: Callable[[dict[str, float]], None] | None = None
-) -> RunResult:
+def run_one(spec: RunSpec, emit: Callable[[Any], None] | None = None) -> RunResult:
     """Execute one cell; any exception becomes a failed result carrying its error text.
 
-    ``on_epoch`` receives each training epoch's curve row (an executor turns it into events).
+    ``emit`` receives the run's events (:class:`harbench.events.EpochEnded` after each training
+    epoch); an executor carries them to the coordinator.
     """
     started = _now()
     code = codeprint.for_spec_or_empty(spec)  # the code as loaded, before the run
     torch.set_num_threads(run_threads())
     try:
-        metrics, curves, details = _execute(spec, on_epoch)
+        metrics, curves, details = _execute(spec, emit or ev.discard)
         status, error = "ok", ""
     except (HarbenchError, DivergedError) as exc:
         metrics, curves, details = {}, [], {}
@@ -145,7 +147,7 @@ def bn_policy(spec: RunSpec) -> str:
 _warmed: set[str] = set()
 
 
-def _warm_up(spec: RunSpec, model, setting: str) -> None:
+def warm_up(spec: RunSpec, model, setting: str) -> None:
     """Adapt a copy once per method and process, so that setup time leaves out the one-off
     imports a method makes on first use (peft, tensorly): those are not the method's cost."""
     if spec.method in _warmed:
@@ -160,78 +162,121 @@ def _warm_up(spec: RunSpec, model, setting: str) -> None:
     _warmed.add(spec.method)
 
 
-def _execute(
-    spec: RunSpec, on_epoch: Callable[[dict[str, float]], None] | None = None
-) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
-    from harbench.measure import memory
+@dataclass
+class Tensors:
+    """The run's three parts as tensors, and the shapes the model is built for."""
 
-    seed_everything(spec.seed)
-    device = run_device()
-    memory.reset_peak_rss()  # the peak from here on is this run's own
-    rss_baseline = memory.peak_rss_bytes()
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
+    classes: int
+    channels: int
+    window: int
+
+
+def load_data(spec: RunSpec) -> tuple[Any, Tensors]:
+    """The run's data (:func:`harbench.rundata.prepare`) and its normalised parts as tensors."""
     data = prepare(spec)
-    windows, fold = data.windows, data.fold
-    X_train, y_train = to_tensors(data.normalised(data.labelled), windows.y[data.labelled])
-    X_val, y_val = to_tensors(data.normalised(data.val), windows.y[data.val])
-    X_test, y_test = to_tensors(data.normalised(data.test), windows.y[data.test])
-    n_classes, n_channels, window = len(windows.classes), X_train.shape[2], X_train.shape[1]
+    y = data.windows.y
+    train = to_tensors(data.normalised(data.labelled), y[data.labelled])
+    val = to_tensors(data.normalised(data.val), y[data.val])
+    test = to_tensors(data.normalised(data.test), y[data.test])
+    shape = train[0].shape
+    return data, Tensors(train, val, test, len(data.windows.classes), shape[2], shape[1])
 
+
+def build(spec: RunSpec, t: Tensors):
+    """The freshly built backbone, without its pretraining-only modules (a decoder)."""
     model = blocks.build_model(
-        spec.model, channels=n_channels, window=window, classes=n_classes, **spec.model_params
+        spec.model, channels=t.channels, window=t.window, classes=t.classes, **spec.model_params
     )
-    pretrain.strip_pretraining(model)  # a pretraining-only decoder is not part of the model
-    base_counts = blocks.count(model, window=window, channels=n_channels)
-    metrics: dict[str, float] = {}
-    pretrain_curves: list[dict[str, Any]] = []
-    setup_seconds = 0.0
-    if spec.pretrain is not None:
-        loaded = pretrain.for_run(spec, model, data)
-        pretrain_curves = loaded.curves
-        setup_seconds += loaded.load_seconds
-        if not loaded.cached:
-            metrics["pretrain_seconds"] = loaded.train_seconds
-        if loaded.head_kept:  # the source model as is, on the target's test part
-            before = evaluate(model, X_test, y_test, n_classes, phase="source model on test")
-            metrics["source_macro_f1"] = before["macro_f1"]
-            metrics["source_accuracy"] = before["accuracy"]
+    return pretrain.strip_pretraining(model)
+
+
+def count(model, t: Tensors) -> dict[str, float]:
+    """Parameters (total, trainable, without the head) and MACs of ``model``."""
+    return blocks.count(model, window=t.window, channels=t.channels)
+
+
+@dataclass
+class Setup:
+    """What preparing the model cost and gave: seconds outside training, the stage loaded."""
+
+    seconds: float = 0.0
+    loaded: Any = None  # the pretraining stage (pretrain.Loaded), if any
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def load_pretrained(spec: RunSpec, model, data: Any, t: Tensors, setup: Setup) -> None:
+    """Load the stage's checkpoint into ``model`` (training it on a miss); with its head kept,
+    score the source model as is on the target's test part."""
+    if spec.pretrain is None:
+        return
+    loaded = setup.loaded = pretrain.for_run(spec, model, data)
+    setup.seconds += loaded.load_seconds
+    if not loaded.cached:
+        setup.metrics["pretrain_seconds"] = loaded.train_seconds
+    if loaded.head_kept:
+        before = evaluate(model, *t.test, t.classes, phase="source model on test")
+        setup.metrics["source_macro_f1"] = before["macro_f1"]
+        setup.metrics["source_accuracy"] = before["accuracy"]
+
+
+def adapt(spec: RunSpec, model, device: torch.device, setup: Setup):
+    """The method's model on the run's device (its setup time counted); (model, bn policy)."""
     setting = spec.training.get("bn_policy") or "update"
-    _warm_up(spec, model, setting)
+    warm_up(spec, model, setting)
     started = time.perf_counter()
     model = blocks.adapt(model, spec.method, bn_policy=setting, **spec.method_params)
     policy = blocks.adapted_info(model).bn_policy
     model.to(device)
-    setup_seconds += time.perf_counter() - started
-    adapted_counts = blocks.count(model, window=window, channels=n_channels)
-    bn_frozen = policy == "frozen"
+    setup.seconds += time.perf_counter() - started
+    return model, policy
 
-    listener = _epoch_listener
+
+def train(spec: RunSpec, model, t: Tensors, bn_frozen: bool, device: torch.device,
+          emit: Callable[[Any], None]) -> tuple[Any, dict[str, float], EnergyMeter]:
+    """``harbench.train.fit`` on the labelled part, early-stopped on validation; each epoch is
+    emitted as an event. Returns the fit's result, the training peak memory (the GPU's on one,
+    else the CPU's) and the energy meter that ran during training."""
+    trained = [0.0]
+
+    def on_epoch(row: dict[str, float]) -> None:
+        trained[0] += float(row.get("seconds", 0.0))
+        emit(ev.EpochEnded(spec.run_id, int(row["epoch"]), float(row["train_loss"]),
+                           float(row["val_f1"]), trained[0]))
+
     gpu = _memory_source.applies(device)
     if gpu:
         _memory_source.reset_peak(device)
     energy = EnergyMeter(device).start()
-    with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
-        result = fit(
-            model,
-            (X_train, y_train),
-            (X_val, y_val),
-            TrainConfig.from_dict(spec.training),
-            n_classes=n_classes,
-            bn_frozen=bn_frozen,
-            seed=spec.seed,
-            on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
-        )
-    energy.stop()
-    if gpu:  # training alone: read before evaluation touches the device
-        metrics.update(_memory_source.read(device))
-    metrics.update(cpu_peak)
-    test = evaluate(model, X_test, y_test, n_classes, phase="test evaluation")
-    deployed = blocks.merge(model)
-    merged_test = evaluate(deployed, X_test, y_test, n_classes, phase="merged model on test")
-    merged_counts = blocks.count(deployed, window=window, channels=n_channels)
+    from harbench.measure import memory
 
-    trainable = adapted_counts["trainable"]
+    with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
+        result = fit(model, t.train, t.val, TrainConfig.from_dict(spec.training),
+                     n_classes=t.classes, bn_frozen=bn_frozen, seed=spec.seed, on_epoch=on_epoch)
+    energy.stop()
+    peak = _memory_source.read(device) if gpu else {}  # before evaluation touches the device
+    peak.update(cpu_peak)
+    return result, peak, energy
+
+
+def evaluate_and_merge(model, t: Tensors) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """Scores of the adapted model on the test part, the deployable (merged/fused) model, and
+    its scores on the same part."""
+    test = evaluate(model, *t.test, t.classes, phase="test evaluation")
+    deployed = blocks.merge(model)
+    merged_test = evaluate(deployed, *t.test, t.classes, phase="merged model on test")
+    return test, deployed, merged_test
+
+
+def result_metrics(test: dict[str, Any], merged_test: dict[str, Any], counts: dict[str, dict],
+                   result: Any, data: Any, t: Tensors, setup_seconds: float) -> dict[str, float]:
+    """The stored numbers of a finished run (scores, sizes, times, part sizes)."""
+    base, adapted, merged = counts["base"], counts["adapted"], counts["merged"]
     epochs_run = len(result.curves)
-    metrics.update({
+    windows = data.windows
+    return {
         "accuracy": test["accuracy"],
         "balanced_accuracy": test["balanced_accuracy"],
         "macro_f1": test["macro_f1"],
@@ -240,14 +285,14 @@ def _execute(
         "weighted_f1": test["weighted_f1"],
         "test_loss": test["loss"],
         "merged_macro_f1": merged_test["macro_f1"],
-        "params": base_counts["params"],
-        "trainable_params": trainable,
-        **trainable_shares(base_counts, adapted_counts),
-        "trainable_params_no_head": adapted_counts["trainable_no_head"],
-        "macs": base_counts["macs"],
-        "train_forward_macs": adapted_counts["macs"],  # the model as trained (time-to-target)
-        "merged_params": merged_counts["params"],
-        "merged_macs": merged_counts["macs"],
+        "params": base["params"],
+        "trainable_params": adapted["trainable"],
+        **trainable_shares(base, adapted),
+        "trainable_params_no_head": adapted["trainable_no_head"],
+        "macs": base["macs"],
+        "train_forward_macs": adapted["macs"],  # the model as trained (time-to-target)
+        "merged_params": merged["params"],
+        "merged_macs": merged["macs"],
         "setup_seconds": setup_seconds,
         "fit_seconds": result.fit_seconds,
         "epoch_seconds": result.fit_seconds / max(1, epochs_run),
@@ -258,14 +303,14 @@ def _execute(
         "val_windows": len(data.val),
         "test_windows": len(data.test),
         "rate_hz": windows.rate_hz,
-        "window_samples": window,
-    })
-    metrics.update(_measurements(spec, model, deployed, X_train[: spec.training["batch_size"]],
-                                 bn_frozen, device))
-    metrics["peak_rss_mb"] = memory.peak_rss_bytes() / 2**20
-    metrics["peak_rss_over_start_mb"] = max(0, memory.peak_rss_bytes() - rss_baseline) / 2**20
-    curves = [{"stage": "train", **row} for row in result.curves]
-    curves += [{"stage": "pretrain", **row} for row in pretrain_curves]
+        "window_samples": t.window,
+    }
+
+
+def describe(spec: RunSpec, data: Any, test: dict[str, Any], policy: str,
+             device: torch.device, loaded: Any) -> dict[str, Any]:
+    """The run's details: classes, per-class F1, confusion, fold, subjects, the stage used."""
+    windows, fold = data.windows, data.fold
     details = {
         "classes": list(windows.classes),
         "per_class_f1": test["per_class_f1"],
@@ -277,20 +322,55 @@ def _execute(
         "val_subjects": sorted(int(s) for s in np.unique(windows.subject[data.val])),
         **getattr(fold, "notes", {}),
     }
-    if spec.pretrain is not None:
+    if loaded is not None:
         details["pretrain_key"] = loaded.key
         details["pretrain_subjects"] = loaded.subjects
+    return details
+
+
+def _execute(
+    spec: RunSpec, emit: Callable[[Any], None]
+) -> tuple[dict[str, float], list[dict[str, Any]], dict[str, Any]]:
+    """The steps of one run, in order (see the module's docstring)."""
+    from harbench.measure import memory
+
+    seed_everything(spec.seed)
+    device = run_device()
+    memory.reset_peak_rss()  # the peak from here on is this run's own
+    rss_baseline = memory.peak_rss_bytes()
+    data, t = load_data(spec)
+    model = build(spec, t)
+    counts = {"base": count(model, t)}
+    setup = Setup()
+    load_pretrained(spec, model, data, t, setup)
+    model, policy = adapt(spec, model, device, setup)
+    counts["adapted"] = count(model, t)
+    bn_frozen = policy == "frozen"
+    result, training_peak, energy = train(spec, model, t, bn_frozen, device, emit)
+    test, deployed, merged_test = evaluate_and_merge(model, t)
+    counts["merged"] = count(deployed, t)
+
+    metrics = {**setup.metrics, **training_peak}
+    metrics.update(result_metrics(test, merged_test, counts, result, data, t, setup.seconds))
+    metrics.update(measurements(spec, model, deployed, t.train[0][: spec.training["batch_size"]],
+                                bn_frozen, device))
+    metrics["peak_rss_mb"] = memory.peak_rss_bytes() / 2**20
+    metrics["peak_rss_over_start_mb"] = max(0, memory.peak_rss_bytes() - rss_baseline) / 2**20
+    curves = [{"stage": "train", **row} for row in result.curves]
+    curves += [{"stage": "pretrain", **row} for row in (setup.loaded.curves if setup.loaded
+                                                         else [])]
+    details = describe(spec, data, test, policy, device, setup.loaded)
     metrics.update(energy.metrics())
     details.update(energy.details())
     check_metrics(metrics, "stored metrics")  # before any artefact is kept
-    kept_metrics, kept = save_for_run(spec, model, deployed, data, X_test)  # opt-in artefacts
+    kept_metrics, kept = save_for_run(spec, model, deployed, data, t.test[0])  # opt-in artefacts
     check_metrics(kept_metrics, "artefact metrics")
     metrics.update(kept_metrics)
     details.update(kept)
     return metrics, curves, details
 
 
-def _measurements(spec: RunSpec, model, deployed, example: torch.Tensor, bn_frozen: bool,
+def measurements(spec: RunSpec, model, deployed, example: torch.Tensor, bn_frozen: bool,
                   device: torch.device) -> dict[str, float]:
     """Sizes, analytic memory and latency stored with every run."""
     from harbench.measure import memory, timing

@@ -14,6 +14,12 @@ returns a small dict of what it saw, so a test can assert more::
 
     def test_my_method():
         check_method(MyMethod(), model="convnet1d")  # any registered backbone
+
+    def test_my_protocol():
+        check_protocol(MyProtocol(), params={"groups": 2})  # on the synthetic dataset
+
+    def test_my_executor():
+        check_executor(MyExecutor(), workers=2)
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 from harbench.contracts import DatasetPlugin, MethodPlugin, ModelInfo, ModelPlugin
 
-__all__ = ["check_dataset", "check_method", "check_model"]
+__all__ = ["check_dataset", "check_executor", "check_method", "check_model", "check_protocol"]
 
 
 def _fail(message: str) -> None:
@@ -260,3 +266,149 @@ def check_method(
         "merge_gap": gap,
     }
 
+
+
+# ---- protocols and executors ----------------------------------------------------------------
+
+
+def check_protocol(
+    plugin: Any,
+    *,
+    params: dict[str, Any] | None = None,
+    dataset: DatasetPlugin | None = None,
+    windows: Any = None,
+    suite_datasets: list[str] | None = None,
+) -> dict[str, Any]:
+    """Bind ``params`` to ``dataset`` (default: the built-in ``synthetic`` dataset), cut the
+    folds of its ``windows`` (default: all of them) and check them and the suite-level answers.
+
+    Checks: declared ``params`` are Param values; ``bind`` returns a mapping; ``fold_count``
+    equals the number of folds (when the windows cover the dataset's subjects); every fold has
+    a name and test windows, indices in range, train, test and ``source`` pairwise disjoint,
+    and cutting twice gives the same folds; ``pools`` over ``suite_datasets`` (default: the
+    dataset and ``synthetic``) names only those datasets and never the held-out one, and
+    ``check_suite`` accepts them with a pretraining stage or refuses with a HarbenchError.
+    """
+    import numpy as np
+
+    from harbench import plugins
+    from harbench.contracts import Fold, HarbenchError
+    from harbench.settings import Param, plugin_params, resolve
+
+    name = getattr(plugin, "name", type(plugin).__name__)
+    for key, declared in (getattr(plugin, "params", None) or {}).items():
+        if not isinstance(declared, Param):
+            _fail(f"protocol {name!r}: params[{key!r}] is {type(declared).__name__}, not a Param")
+    dataset = dataset or plugins.get("datasets", "synthetic")
+    resolved = resolve(f"protocol {name!r}", plugin_params(plugin), params or {})
+    bound = plugin.bind(dataset, resolved)
+    if not isinstance(bound, dict):
+        _fail(f"protocol {name!r}: bind() returned {type(bound).__name__}, not a dict")
+    count = plugin.fold_count(dataset, bound)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        _fail(f"protocol {name!r}: fold_count() returned {count!r}, not a positive int")
+    if windows is None:
+        from harbench.data.load import load_windows
+
+        windows = load_windows(dataset.name)
+    folds = plugin.folds(windows, bound)
+    covers = set(np.unique(windows.subject).tolist()) >= set(dataset.subjects)
+    if covers and len(folds) != count:
+        _fail(f"protocol {name!r}: fold_count() says {count} folds, folds() made {len(folds)}")
+    n = len(windows)
+    for i, fold in enumerate(folds):
+        if not isinstance(fold, Fold) or not fold.name:
+            _fail(f"protocol {name!r}: fold {i} is not a named harbench.contracts.Fold")
+        parts = {"train": fold.train, "test": fold.test}
+        if fold.source is not None:
+            parts["source"] = fold.source
+        for part, index in parts.items():
+            index = np.asarray(index)
+            if index.size and (index.min() < 0 or index.max() >= n):
+                _fail(f"protocol {name!r}: fold {fold.name!r} {part} indexes outside 0..{n - 1}")
+        if len(fold.test) == 0:
+            _fail(f"protocol {name!r}: fold {fold.name!r} has no test window")
+        names = list(parts)
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                if np.intersect1d(parts[names[a]], parts[names[b]]).size:
+                    _fail(f"protocol {name!r}: fold {fold.name!r} shares windows between "
+                          f"{names[a]} and {names[b]}")
+    again = plugin.folds(windows, bound)
+    if [f.name for f in again] != [f.name for f in folds] or not all(
+        np.array_equal(x.test, y.test) and np.array_equal(x.train, y.train)
+        for x, y in zip(again, folds)
+    ):
+        _fail(f"protocol {name!r}: folds() is not stable (two calls cut different folds)")
+    datasets = suite_datasets or list(dict.fromkeys([dataset.name, "synthetic", "hapt_embedded"]))
+    pools = {}
+    for held_out in datasets:
+        pooled = list(plugin.pools(held_out, datasets, dict(params or {})))
+        if held_out in pooled or not set(pooled) <= set(datasets):
+            _fail(f"protocol {name!r}: pools({held_out!r}) gave {pooled}: it may name only the "
+                  f"suite's other datasets ({datasets})")
+        pools[held_out] = pooled
+    try:
+        plugin.check_suite(datasets, True, dict(params or {}))
+        accepted = True
+    except HarbenchError:
+        accepted = False
+    return {"folds": len(folds), "fold_count": count, "bound": bound, "pools": pools,
+            "suite_accepted": accepted}
+
+
+def _square(spec: int) -> int:
+    """What ``check_executor`` maps (module-level: a worker process can import it)."""
+    return spec * spec
+
+
+def _square_telling(spec: int, emit: Any) -> int:
+    """``_square`` that emits ``(spec, step)`` twice while it works."""
+    for step in (1, 2):
+        emit((spec, step))
+    return spec * spec
+
+
+def check_executor(
+    executor: Any, *, workers: int = 2, settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run small maps through the executor's contract and check what comes back.
+
+    Checks: ``session`` yields an object with ``map``; a map returns every spec once with its
+    result; a second map in the same session works; with events, every event a run emits
+    reaches the caller, each run's in order, before its result; ``map`` (derived from
+    ``session``) gives the same results. ``settings`` are resolved against ``params``.
+    """
+    from harbench.settings import plugin_params, resolve
+
+    name = getattr(executor, "name", type(executor).__name__)
+    resolved = {"workers": workers,
+                **resolve(f"executor {name!r}", plugin_params(executor), settings or {})}
+    specs = [1, 2, 3, 4, 5]
+    seen: list[Any] = []
+    with executor.session(workers=workers, events=None, settings=resolved) as running:
+        if not callable(getattr(running, "map", None)):
+            _fail(f"executor {name!r}: session() yielded {type(running).__name__} without map()")
+        first = dict(running.map(_square, specs))
+        second = dict(running.map(_square, specs[:2]))
+    for got, wanted in ((first, specs), (second, specs[:2])):
+        if got != {s: s * s for s in wanted}:
+            _fail(f"executor {name!r}: a session's map returned {got}, expected each spec once "
+                  "with its result")
+    order: list[tuple[str, Any]] = []
+    with executor.session(workers=workers, events=lambda e: order.append(("event", e)),
+                          settings=resolved) as running:
+        for spec, result in running.map(_square_telling, specs):
+            order.append(("result", (spec, result)))
+            seen.append(spec)
+    for spec in specs:
+        mine = [i for i, (kind, item) in enumerate(order) if kind == "event" and item[0] == spec]
+        steps = [order[i][1][1] for i in mine]
+        done = order.index(("result", (spec, spec * spec)))
+        if steps != [1, 2] or any(i > done for i in mine):
+            _fail(f"executor {name!r}: run {spec}'s events came as {steps} (expected [1, 2], "
+                  "each before its result)")
+    derived = dict(executor.map(_square, specs, workers=workers, settings=resolved))
+    if derived != first:
+        _fail(f"executor {name!r}: map() returned {derived}, unlike its session's map")
+    return {"results": first, "events": sum(kind == "event" for kind, _ in order)}

@@ -219,7 +219,7 @@ def test_for_run_caches_per_training_data_and_loads_into_the_run_model(monkeypat
     def no_training(*args, **kwargs):
         raise AssertionError("a cached stage must not train again")
 
-    monkeypatch.setattr(pt, "pretrain", no_training)
+    monkeypatch.setattr(pt.objectives, "pretrain", no_training)
     again = pt.for_run(first, build_model("mae", channels=3, window=50, classes=4, **SMALL), data)
     assert again.cached and again.key == loaded.key == pt.stage_key(first)
     with pytest.raises(AssertionError, match="train again"):  # other training windows
@@ -251,7 +251,7 @@ def _capture_supervised(monkeypatch) -> list[np.ndarray]:
         seen.append(np.asarray(subjects).copy())
         return real(model, X, y, subjects, **kwargs)
 
-    monkeypatch.setattr(pt, "supervised", spy)
+    monkeypatch.setattr(pt.objectives, "supervised", spy)
     return seen
 
 
@@ -315,9 +315,7 @@ def test_pretraining_seed_follows_the_run_unless_the_stage_sets_one():
     a, b = specs(SUPERVISED, model=TINY, seeds="0, 1")
     follow = [replace(s, pretrain={**s.pretrain, "seed": None}) for s in (a, b)]
     fixed = [replace(s, pretrain={**s.pretrain, "seed": 7}) for s in (a, b)]
-    from harbench.runner import prepare
-
-    ids = [pt.identity(s, prepare(s)) for s in follow + fixed]
+    ids = [pt.identity(s) for s in follow + fixed]
     assert [i["seed"] for i in ids] == [0, 1, 7, 7]
     assert pt.stage_key(follow[0]) != pt.stage_key(follow[1])
 
@@ -333,7 +331,7 @@ def test_supervised_on_other_datasets_pools_class_names_and_recreates_the_head(m
                     np.tile(np.arange(2), 20), np.repeat(np.arange(1, 5), 10),
                     ("class0_5hz", "zeta"), ("x", "y", "z"), 25.0)
     monkeypatch.setattr("harbench.data.load.load_windows", lambda name, **kw: other)
-    gathered = pt._gather(dict(spec.pretrain), spec, data)
+    gathered = pt.stage._gather(dict(spec.pretrain), spec, data)
     assert gathered.classes == ("class0_5hz", "zeta")
     assert set(gathered.subjects.tolist()) == {1_000_001, 1_000_002, 1_000_003, 1_000_004}
     model = build_model("tinierhar", channels=3, window=50, classes=4, filters=4, hidden=8)
@@ -345,3 +343,26 @@ def test_supervised_on_other_datasets_pools_class_names_and_recreates_the_head(m
     assert all(torch.equal(model.state_dict()[k], v) for k, v in head_before.items())
     body = [k for k in stored if not k.startswith("head.")]
     assert body and all(torch.equal(model.state_dict()[k], stored[k]) for k in body)
+
+
+def test_the_coordinator_names_a_stage_without_loading_a_window(monkeypatch):
+    from dataclasses import replace
+
+    from harbench import coordinator
+
+    spec, = specs(SUPERVISED, model=TINY)
+
+    def no_windows(*args, **kwargs):
+        raise AssertionError("naming a stage must not load windows")
+
+    monkeypatch.setattr("harbench.data.load.load_windows", no_windows)
+    monkeypatch.setattr("harbench.rundata.load_windows", no_windows)
+    key = pt.stage_key(spec)
+    other_method = replace(spec, method="linear_probe", training={**spec.training, "lr": 0.1})
+    work = coordinator.plan([spec, other_method])
+    assert [s.key for s in work.stages] == [key]  # one stage, shared by both methods
+    assert len(work.after) == 2
+    # what shapes the stage's data makes another stage: the fold, the validation split, the data
+    assert pt.stage_key(replace(spec, fold=1)) != key
+    assert pt.stage_key(replace(spec, training={**spec.training, "val_fraction": 0.3})) != key
+    assert pt.stage_key(replace(spec, data_fingerprint="other files")) != key

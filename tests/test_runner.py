@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from harbench import runner, suite
+from harbench.events import EpochEnded
 
 SUITE = """
 name: unit
@@ -27,8 +28,8 @@ def specs(methods: str = "full", training: str = "") -> list:
     return list(getattr(plan, "specs", plan))
 
 
-def run_ok(spec) -> runner.RunResult:
-    result = runner.run_one(spec)
+def run_ok(spec, emit=None) -> runner.RunResult:
+    result = runner.run_one(spec, emit)
     assert result.status == "ok", result.error
     return result
 
@@ -65,23 +66,22 @@ class FakeCuda:
     def read(self, device):
         return {"cuda_peak_allocated_mb": self.peak, "cuda_peak_reserved_mb": self.peak + 1}
 
-    def on_epoch(self, spec, row):
-        self.peak = max(self.peak, self.current + self.bump)
+    def on_event(self, event):  # an epoch's training allocated ``bump`` MB more
+        if isinstance(event, EpochEnded):
+            self.peak = max(self.peak, self.current + self.bump)
 
 
 def test_a_second_run_in_one_process_reports_its_own_gpu_peak():
     fake = FakeCuda()
     previous = runner.set_memory_source(fake)
-    runner.set_epoch_listener(fake.on_epoch)
     try:
         spec = specs()[0]
         fake.bump = 900.0
-        first = run_ok(spec)
+        first = run_ok(spec, fake.on_event)
         fake.bump = 40.0
-        second = run_ok(spec)
+        second = run_ok(spec, fake.on_event)
     finally:
         runner.set_memory_source(previous)
-        runner.set_epoch_listener(None)
     assert first.metrics["cuda_peak_allocated_mb"] == 900.0
     assert second.metrics["cuda_peak_allocated_mb"] == 40.0
     assert second.metrics["cuda_peak_reserved_mb"] == 41.0
@@ -139,19 +139,26 @@ def test_on_a_gpu_each_run_reports_its_own_training_peak(monkeypatch):
     spec = specs()[0]
     held: list[torch.Tensor] = []
 
-    def allocate(spec, row):  # 512 MiB during the first run's training only
-        if not held:
+    def allocate(event):  # 512 MiB during the first run's training only
+        if isinstance(event, EpochEnded) and not held:
             held.append(torch.empty(2**27, dtype=torch.float32, device="cuda"))
 
-    runner.set_epoch_listener(allocate)
-    try:
-        first = run_ok(spec)
-        held.clear()
-        runner.set_epoch_listener(None)
-        torch.cuda.empty_cache()
-        second = run_ok(spec)
-    finally:
-        runner.set_epoch_listener(None)
+    first = run_ok(spec, allocate)
+    held.clear()
+    torch.cuda.empty_cache()
+    second = run_ok(spec)
     assert first.metrics["cuda_peak_allocated_mb"] >= 512
     assert second.metrics["cuda_peak_allocated_mb"] < 512
     assert first.env["device"].startswith("cuda") and second.details["device"] == "cuda"
+
+
+def test_the_runner_emits_one_event_per_training_epoch():
+    spec = specs()[0]
+    seen = []
+    result = run_ok(spec, seen.append)
+    epochs = [e for e in seen if isinstance(e, EpochEnded)]
+    train_rows = [r for r in result.curves if r["stage"] == "train"]
+    assert [e.epoch for e in epochs] == [r["epoch"] for r in train_rows]
+    assert [e.val_f1 for e in epochs] == [r["val_f1"] for r in train_rows]
+    assert all(e.run_id == spec.run_id for e in epochs)
+    assert epochs[-1].seconds == pytest.approx(sum(r["seconds"] for r in train_rows))

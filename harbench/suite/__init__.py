@@ -8,7 +8,8 @@ names the file, the line and the full key path (``defaults.training.lr``,
 ``matrix.methods.2.lora.r``) and says what was expected.
 
 Modules: ``located`` (errors with file/line/key), ``axes`` (the matrix and protocols), ``rules``
-(exclude, overrides), ``blocks`` (pretraining, LODO, compare, executor), ``plan`` (expansion).
+(exclude, overrides), ``blocks`` (pretraining, the datasets a protocol pools, compare,
+executor), ``plan`` (expansion).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from harbench.suite.axes import (
     settings_part,
 )
 from harbench.suite.blocks import (
-    check_lodo,
     check_shared_recordings,
     compare_block,
+    dataset_pools,
     executor_block,
     pretrain_stage,
 )
@@ -221,10 +222,8 @@ def _parts(where: Where, data: dict[str, Any]) -> Parts:
         folds_key = ("defaults", "protocol", "folds")
         folds_value = base_protocol.get("folds", "all")
     base_protocol.pop("folds", None)
-    lodo = base_protocol.get("name") == "lodo"
-    if lodo:
-        check_lodo(where, datasets, pretrain)
-    check_shared_recordings(where, datasets, pretrain, lodo)
+    pools = dataset_pools(where, base_protocol, datasets, pretrain)
+    check_shared_recordings(where, datasets, pretrain, pools)
 
     bound, folds = {}, {}
     for entry in datasets:
@@ -256,7 +255,7 @@ def _parts(where: Where, data: dict[str, Any]) -> Parts:
         training=training,
         training_sources=sources_of(training_key, training),
         pretrain=pretrain,
-        lodo=lodo,
+        pools=pools,
         excludes=excludes,
         overrides=overrides,
     )

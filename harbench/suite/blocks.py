@@ -1,5 +1,6 @@
-"""The suite-wide blocks: the pretraining stage, leave-one-dataset-out and recordings shared
-between datasets, the common time-to-target (``compare``) and the executor.
+"""The suite-wide blocks: the pretraining stage, the datasets a protocol pools (asked of the
+protocol plugin: the suite knows none by name) and recordings shared between datasets, the
+common time-to-target (``compare``) and the executor.
 """
 
 from __future__ import annotations
@@ -8,7 +9,14 @@ from typing import Any
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
-from harbench.settings import ExecutorSettings, Param, PretrainSettings, executor_options
+from harbench.settings import (
+    ExecutorSettings,
+    Param,
+    PretrainSettings,
+    executor_options,
+    plugin_params,
+    resolve,
+)
 from harbench.suite.axes import Entry
 from harbench.suite.located import Key, Where, check_keys, known, mapping, names_of
 
@@ -39,20 +47,49 @@ def pretrain_stage(
     return stage
 
 
-def check_lodo(where: Where, datasets: list[Entry], pretrain: PretrainSettings | None) -> None:
-    """Leave-one-dataset-out needs several datasets and a pretraining stage to pool the others."""
-    if len({d.name for d in datasets}) < 2:
-        raise where.error(("matrix", "datasets"), "protocol lodo needs at least two datasets")
-    if pretrain is None:
-        raise where.error(
-            ("defaults", "protocol", "name"),
-            "protocol lodo pretrains on every dataset but the held-out one: add defaults.pretrain "
-            "(and defaults.window.harmonise so that all datasets share channels and rate)",
-        )
+def dataset_pools(
+    where: Where, protocol: dict[str, Any], datasets: list[Entry], pretrain: PretrainSettings | None
+) -> dict[str, list[str]]:
+    """Ask the suite's protocol which datasets a stage pools for each held-out dataset (its
+    ``check_suite`` first: a protocol across datasets may demand several, or a stage)."""
+    name = protocol.get("name")
+    if not name:  # each dataset's own protocol: none pools other datasets
+        return {}
+    chosen = known(where, ("defaults", "protocol", "name"), "protocols", name)
+    given = {k: v for k, v in protocol.items() if k != "name"}
+    try:
+        params = resolve(f"protocol {name!r}", plugin_params(chosen), given)
+    except HarbenchError as exc:
+        where.fail(("defaults", "protocol"), exc)
+    names = [d.name for d in datasets]
+    check = getattr(chosen, "check_suite", None)
+    if check is not None:
+        try:
+            check(names, pretrain is not None, params)
+        except HarbenchError as exc:
+            located = bool(getattr(exc, "path", ()))  # a ParamError names its parameter
+            where.fail(("defaults", "protocol") + (() if located else ("name",)), exc)
+    pools = getattr(chosen, "pools", None)
+    if pools is None:
+        return {}
+    answers = {}
+    for held_out in dict.fromkeys(names):
+        pooled = pools(held_out, names, params)
+        if not isinstance(pooled, (list, tuple)) or held_out in pooled or not set(pooled) <= set(
+            names
+        ):
+            raise where.error(
+                ("defaults", "protocol", "name"),
+                f"protocol {name!r} answered pools({held_out!r}) with {pooled!r}: it may name "
+                f"only the other datasets of matrix.datasets ({', '.join(names)})",
+            )
+        answers[held_out] = list(pooled)
+    return answers
 
 
 def check_shared_recordings(
-    where: Where, datasets: list[Entry], pretrain: PretrainSettings | None, lodo: bool
+    where: Where, datasets: list[Entry], pretrain: PretrainSettings | None,
+    pools: dict[str, list[str]],
 ) -> None:
     """Refuse a held-out dataset whose recordings a pretraining dataset also holds (leakage)."""
     if pretrain is None:
@@ -62,7 +99,7 @@ def check_shared_recordings(
         origin = getattr(held_out, "recordings_from", "")
         if not origin:
             continue
-        pooled = [d.name for d in datasets if d.name != entry.name] if lodo else []
+        pooled = list(pools.get(entry.name, []))
         pooled += [d for d in names_of(pretrain.datasets) if d != entry.name]
         for other in pooled:
             if getattr(plugins.get("datasets", other), "recordings_from", "") == origin:

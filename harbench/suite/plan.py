@@ -47,7 +47,7 @@ class Parts:
     training: dict[str, Any]
     training_sources: dict[str, Key]
     pretrain: PretrainSettings | None
-    lodo: bool
+    pools: dict[str, list[str]]  # held-out dataset -> datasets its stage pools (the protocol's)
     excludes: list[Rule]
     overrides: list[Rule]
 
@@ -225,8 +225,9 @@ def _stage(parts: Parts, model: str, dataset: str) -> dict[str, Any] | None:
     stage = {k: v for k, v in pretrain.to_dict().items() if k != "models"}
     if stage["seed"] is None:  # follow the run's seed
         del stage["seed"]
-    if parts.lodo:
-        stage["datasets"] = [d.name for d in parts.datasets if d.name != dataset]
+    pooled = parts.pools.get(dataset)
+    if pooled:
+        stage["datasets"] = list(pooled)
     return stage
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from harbench.contracts import Executor
+from harbench.contracts import Executor, MapSession
 from harbench_executors.common import call
 
 
@@ -13,17 +14,22 @@ class LocalExecutor(Executor):
     name = "local"
     description = "one run after another in this process"
 
-    def map(
+    @contextlib.contextmanager
+    def session(
         self,
-        fn: Callable[..., Any],
-        specs: Iterable[Any],
         *,
         workers: int = 1,
         events: Callable[[Any], None] | None = None,
         settings: dict[str, Any] | None = None,
-    ) -> Iterator[tuple[Any, Any]]:
+    ) -> Iterator[MapSession]:
+        """Nothing to start: the session runs each spec in this process when asked."""
+        yield _LocalSession(self, workers, events, settings)
+
+
+class _LocalSession(MapSession):
+    def map(self, fn: Callable[..., Any], specs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
         for spec in specs:
-            yield spec, call(fn, spec, events)
+            yield spec, call(fn, spec, self.events)
 
 
 PLUGINS = (LocalExecutor,)

@@ -158,19 +158,6 @@ class ProcessExecutor(Executor):
         ),
     }
 
-    def map(
-        self,
-        fn: Callable[..., Any],
-        specs: Iterable[Any],
-        *,
-        workers: int = 1,
-        events: Callable[[Any], None] | None = None,
-        settings: dict[str, Any] | None = None,
-    ) -> Iterator[tuple[Any, Any]]:
-        """Yield (spec, result); (spec, WorkerDied) when a worker ends without a result."""
-        with self.session(workers=workers, events=events, settings=settings) as pool:
-            yield from pool.map(fn, specs)
-
     @contextlib.contextmanager
     def session(
         self,

@@ -79,19 +79,6 @@ class RayExecutor(Executor):
         "device": DEVICE,
     }
 
-    def map(
-        self,
-        fn: Callable[..., Any],
-        specs: Iterable[Any],
-        *,
-        workers: int = 1,
-        events: Callable[[Any], None] | None = None,
-        settings: dict[str, Any] | None = None,
-    ) -> Iterator[tuple[Any, Any]]:
-        """Yield (spec, result) as tasks complete; (spec, WorkerDied) for a task that was lost."""
-        with self.session(workers=workers, events=events, settings=settings) as running:
-            yield from running.map(fn, specs)
-
     @contextlib.contextmanager
     def session(
         self,

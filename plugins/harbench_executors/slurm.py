@@ -9,6 +9,7 @@ executor (no Slurm needed), which is how the tests run it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harbench.contracts import Executor, HarbenchError
+from harbench.contracts import Executor, HarbenchError, MapSession
 from harbench.settings import Param
 from harbench_executors.common import DEVICE, WorkerDied, call, decode, encode, forwarded_env
 
@@ -99,17 +100,22 @@ class SlurmExecutor(Executor):
         "device": DEVICE,
     }
 
-    def map(
+    @contextlib.contextmanager
+    def session(
         self,
-        fn: Callable[..., Any],
-        specs: Iterable[Any],
         *,
         workers: int = 1,
         events: Callable[[Any], None] | None = None,
         settings: dict[str, Any] | None = None,
-    ) -> Iterator[tuple[Any, Any]]:
+    ) -> Iterator[MapSession]:
+        """Nothing is held between maps: each map submits its own job arrays."""
+        yield _SlurmSession(self, workers, events, settings)
+
+
+class _SlurmSession(MapSession):
+    def map(self, fn: Callable[..., Any], specs: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
         """Yield (spec, result) as jobs finish; (spec, WorkerDied) for a job without a result."""
-        settings = settings or {}
+        settings, workers, events = self.settings or {}, self.workers, self.events
         batch = _batch_folder(settings.get("folder"))
         executor = _executor(batch, settings, workers)
         whole_arrays = executor.cluster == "slurm"  # Slurm throttles; locally we keep the pace

@@ -1,9 +1,11 @@
 """Leave one dataset out: the held-out dataset is evaluated with an inner protocol; the suite's
-pretraining stage pools every other dataset of the matrix (the suite parser sets that up and
-refuses held-out/pretraining pairs that share recordings)."""
+pretraining stage pools every other dataset of the matrix (``pools``). The suite parser asks
+this protocol which datasets to pool and refuses held-out/pretraining pairs that share
+recordings, as it does for any protocol."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from harbench.contracts import DatasetPlugin, Fold, HarbenchError, ProtocolPlugin
@@ -43,6 +45,20 @@ class Lodo(ProtocolPlugin):
         from harbench.data import protocols
 
         return protocols.make_folds(windows, self._inner(params))
+
+    def pools(self, held_out: str, datasets: Sequence[str], params: dict[str, Any]) -> list[str]:
+        return [name for name in datasets if name != held_out]
+
+    def check_suite(self, datasets: Sequence[str], pretraining: bool,
+                    params: dict[str, Any]) -> None:
+        if len(set(datasets)) < 2:
+            raise HarbenchError("protocol lodo needs at least two datasets in matrix.datasets")
+        if not pretraining:
+            raise HarbenchError(
+                "protocol lodo pretrains on every dataset but the held-out one: add "
+                "defaults.pretrain (and defaults.window.harmonise so that all datasets share "
+                "channels and rate)"
+            )
 
     @staticmethod
     def _inner(params: dict[str, Any]) -> dict[str, Any]:
