@@ -139,7 +139,7 @@ def _deprecated(plugin: Any, kind: str, what: str) -> None:
     entry = "build(*, channels, window, classes, params)" if kind == "models" else (
         "adapt(model, info, params)")
     warnings.warn(
-        f"{kind[:-1]} plugin {plugin.name!r} {what}: that is plugin API 1, which harbench "
+        f"{kind[:-1]} plugin {plugin.name!r} {what}: that is plugin API 1, which plugin API "
         f"{PLUGIN_API} still runs but the next version will not. Rename: declare `params = "
         f"MyParams`, a frozen dataclass subclassing {record} with one setting() per field, and "
         f"implement {entry} reading the fields as attributes (see docs/plugins.md, Changes).",
