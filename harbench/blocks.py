@@ -127,19 +127,19 @@ def call_adapt(plugin: Any, model: nn.Module, info: ModelInfo, params: dict[str,
         return plugin.adapt(model, info, **params)
     _deprecated(plugin, "methods", "implements adapt(model, **params) and reads "
                 "`model.harbench_head`; write adapt(model, info, params) and read `info.head` / "
-                "`info.targets`")
+                "`info.targets`", api=0)
     model.harbench_head = info.head
     model.harbench_targets = dict(info.targets)
     return plugin.adapt(model, **params)
 
 
-def _deprecated(plugin: Any, kind: str, what: str) -> None:
+def _deprecated(plugin: Any, kind: str, what: str, api: int = 1) -> None:
     """The one DeprecationWarning of a plugin written for an older plugin API."""
     record = "harbench.settings.PluginParams"
     entry = "build(*, channels, window, classes, params)" if kind == "models" else (
         "adapt(model, info, params)")
     warnings.warn(
-        f"{kind[:-1]} plugin {plugin.name!r} {what}: that is plugin API 1, which plugin API "
+        f"{kind[:-1]} plugin {plugin.name!r} {what}: that is plugin API {api}, which plugin API "
         f"{PLUGIN_API} still runs but the next version will not. Rename: declare `params = "
         f"MyParams`, a frozen dataclass subclassing {record} with one setting() per field, and "
         f"implement {entry} reading the fields as attributes (see docs/plugins.md, Changes).",
