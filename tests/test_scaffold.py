@@ -51,8 +51,10 @@ def test_the_skeleton_is_the_example_plugin_renamed(tmp_path):
     """One copy: every file of examples/harbench-plugin-example is rendered, and nothing else."""
     from harbench.scaffold import EXAMPLE, FILES, write_plugin
 
+    built = ("__pycache__", "build", "dist")  # what pip install leaves beside the sources
     shipped = {str(p.relative_to(EXAMPLE)) for p in EXAMPLE.rglob("*")
-               if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)}
+               if p.is_file() and not set(p.relative_to(EXAMPLE).parts) & set(built)
+               and ".egg-info" not in str(p)}
     assert shipped == set(FILES)
     written = write_plugin("demo", tmp_path / "demo")
     for rel, path in zip(FILES, written):
