@@ -11,7 +11,7 @@ from typing import Any
 from harbench.contracts import HarbenchError
 
 COMMAND_MODULES = ("run", "results", "plot", "report", "plugins", "models", "data", "scaffold",
-                   "cache")
+                   "cache", "export_model", "site")
 
 
 class CommandParser(argparse.ArgumentParser):

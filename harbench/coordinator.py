@@ -21,6 +21,7 @@ from typing import Any
 
 from harbench import events as ev
 from harbench import plugins, spill, suite
+from harbench.artifacts import request as artifacts
 from harbench.contracts import Executor, HarbenchError
 from harbench.settings import ExecutorSettings, ParamError, plugin_params, resolve
 from harbench.store import Store, default_db
@@ -183,12 +184,15 @@ def run_suite(
     options: dict[str, Any] | None = None,
     sink: Callable[[Any], None] | None = None,
     reuse_stale: bool = False,
+    save_artifacts: bool = False,
 ) -> Summary:
     """Run every cell of the suite at ``path`` that the store does not hold yet.
 
     ``options`` override the suite's executor settings; ``sink`` receives every event (nothing is
     printed without one). Stored runs computed by different code are run again unless
-    ``reuse_stale`` (see :mod:`harbench.staleness`).
+    ``reuse_stale`` (see :mod:`harbench.staleness`). ``save_artifacts`` keeps every artefact
+    of the runs executed now (see ``harbench.artifacts``); the suite's ``defaults.artifacts``
+    block asks for some.
     """
     from harbench import staleness
 
@@ -215,8 +219,10 @@ def run_suite(
         summary.stages = len(work.stages)
         emit(ev.SuiteStarted(loaded.name, len(specs), len(pending), summary.skipped,
                              len(work.stages), engine.name, n_workers, str(store.path)))
+        keep = artifacts.combine(loaded.artifacts, save_artifacts)
         if work.phases:  # nothing to run: no worker or cluster is started
-            with _session(engine, n_workers, emit, settings) as running:
+            with artifacts.requested(keep, store.path), \
+                    _session(engine, n_workers, emit, settings) as running:
                 for phase in work.phases:
                     _run_phase(running, phase, store, summary, len(pending), emit)
         summary.pending = spill.settle(store)

@@ -15,10 +15,12 @@ import numpy as np
 import torch
 
 from harbench import blocks, codeprint, plugins, pretrain
+from harbench.artifacts.save import save_for_run
 from harbench.contracts import HarbenchError
 from harbench.devices import run_device, run_threads
 from harbench.finite import check_metrics
 from harbench.measure.counting import trainable_shares
+from harbench.measure.energy import EnergyMeter
 from harbench.measure.gpu import MemorySource, TorchCudaMemory
 from harbench.metrics import macro_f1_seen
 from harbench.rundata import prepare
@@ -206,18 +208,22 @@ def _execute(
     gpu = _memory_source.applies(device)
     if gpu:
         _memory_source.reset_peak(device)
-    result = fit(
-        model,
-        (X_train, y_train),
-        (X_val, y_val),
-        TrainConfig.from_dict(spec.training),
-        n_classes=n_classes,
-        bn_frozen=bn_frozen,
-        seed=spec.seed,
-        on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
-    )
+    energy = EnergyMeter(device).start()
+    with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
+        result = fit(
+            model,
+            (X_train, y_train),
+            (X_val, y_val),
+            TrainConfig.from_dict(spec.training),
+            n_classes=n_classes,
+            bn_frozen=bn_frozen,
+            seed=spec.seed,
+            on_epoch=on_epoch or ((lambda row: listener(spec, row)) if listener else None),
+        )
+    energy.stop()
     if gpu:  # training alone: read before evaluation touches the device
         metrics.update(_memory_source.read(device))
+    metrics.update(cpu_peak)
     test = evaluate(model, X_test, y_test, n_classes, phase="test evaluation")
     deployed = blocks.merge(model)
     merged_test = evaluate(deployed, X_test, y_test, n_classes, phase="merged model on test")
@@ -274,7 +280,13 @@ def _execute(
     if spec.pretrain is not None:
         details["pretrain_key"] = loaded.key
         details["pretrain_subjects"] = loaded.subjects
-    check_metrics(metrics, "stored metrics")
+    metrics.update(energy.metrics())
+    details.update(energy.details())
+    check_metrics(metrics, "stored metrics")  # before any artefact is kept
+    kept_metrics, kept = save_for_run(spec, model, deployed, data, X_test)  # opt-in artefacts
+    check_metrics(kept_metrics, "artefact metrics")
+    metrics.update(kept_metrics)
+    details.update(kept)
     return metrics, curves, details
 
 

@@ -130,7 +130,7 @@ def test_plot_and_report_commands_write_files(demo, tmp_path, capsys):
     report = tmp_path / "r.html"
     assert main(["report", "--db", str(demo), "--suite", "demo", "-o", str(report)]) == 0
     html = report.read_text()
-    assert html.count("data:image/png;base64,") >= 5
+    assert html.count("data:image/svg+xml;base64,") >= 5
     assert "compare: {reference: full, fraction: 0.95}" in html  # the stored suite YAML
     assert "http://" not in html and "https://" not in html  # nothing to fetch
     repro = tmp_path / "REPRODUCTION.md"

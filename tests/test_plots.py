@@ -27,12 +27,12 @@ def _labels(fig):
     ("kind", "options", "expected"),
     [
         ("pareto", {"cost": "params"}, ("trainable parameters", "macro-F1")),
-        ("pareto", {"cost": "memory"}, ("peak memory (MB)", "macro-F1")),
+        ("pareto", {"cost": "memory"}, ("training peak memory (MB)", "macro-F1")),
         ("pareto", {"cost": "time"}, ("fit time (s)", "macro-F1")),
         ("sweep", {"param": "r"}, ("r", "macro-F1")),
         ("cd", {}, ("average rank (1 = best)", "")),
         ("curves", {}, ("epoch", "validation macro-F1")),
-        ("confusion", {"dataset": "pamap2"}, ("predicted class", "true class")),
+        ("confusion", {"dataset": "pamap2"}, ("predicted class", "true class (support)")),
     ],
 )
 def test_each_figure_has_its_axes_and_writes_png_and_svg(demo, tmp_path, kind, options, expected):
@@ -43,6 +43,7 @@ def test_each_figure_has_its_axes_and_writes_png_and_svg(demo, tmp_path, kind, o
     png = paths[0].read_bytes()
     assert paths[0].suffix == ".png" and png.startswith(PNG) and len(png) > 5000
     assert paths[1].suffix == ".svg" and "<svg" in paths[1].read_text()[:500]
+    assert paths[2].suffix == ".csv" and len(paths[2].read_text().splitlines()) > 1
 
 
 def test_pareto_has_one_panel_per_dataset_and_draws_the_front(demo):
@@ -59,7 +60,8 @@ def test_curves_include_pretraining_panels(demo):
     with Store(demo, read_only=True) as store:
         fig = plots.curves_figure(store, "demo", dataset="mhealth")
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
-    assert "pretrain: training loss" in titles and "train: validation macro-F1" in titles
+    assert "mhealth — pretrain: training loss" in titles
+    assert "mhealth — train: validation macro-F1" in titles
 
 
 def test_confusion_uses_class_names_and_rows_sum_to_one(demo):
@@ -129,6 +131,6 @@ def test_sweep_over_the_label_budget_has_one_point_per_budget(tmp_path):
     ax = fig.axes[0]
     assert ax.get_xlabel() == "budget.per_class"
     lines = {c.get_label(): c for c in ax.containers}
-    assert set(lines) == {"full", "lora"}
+    assert set(lines) == {"full (n=2)", "lora(r=4) (n=2)"}
     xs = sorted(ax.lines[0].get_xdata())
     assert xs == [5, 10, 20]

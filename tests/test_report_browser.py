@@ -1,4 +1,5 @@
-"""The HTML report opened in headless Chromium: every inlined image loads; a screenshot is taken.
+"""The HTML report opened in headless Chromium: every inlined figure loads, the leaderboard sorts
+by a click on its header, the protocol and source F1 columns are there; a screenshot is taken.
 
 Skipped when Chromium is not installed (apt-get install chromium).
 """
@@ -31,15 +32,34 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_report_images_load_in_headless_chromium(tmp_path_factory, tmp_path):
+def test_report_figures_load_tables_sort_and_columns_show_in_headless_chromium(
+        tmp_path_factory, tmp_path):
     db = demo_store(tmp_path_factory)
     report = tmp_path / "report.html"
     with Store(db, read_only=True) as store:
         html.write(store, report, "demo")
+    text = report.read_text()
+    assert text.count("data:image/svg+xml;base64,") >= 5 and "data:image/png" not in text
     shot = tmp_path / "report.png"
     result = check.check(report, shot)
     assert result["images"] >= 5 and result["loaded"] == result["images"]
+    assert result["tables"] >= 3 and result["sorts"] == 1
+    assert result["protocol"] == 1 and result["source"] == 1
+    assert result["csv"] == result["images"]  # every figure links the numbers it draws
+    assert check.passed(result)
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+def test_a_table_that_does_not_sort_is_caught(tmp_path):
+    page = tmp_path / "still.html"
+    page.write_text("<!DOCTYPE html><html><body><table class='sortable'><thead><tr>"
+                    "<th>protocol</th><th>source_macro_f1</th></tr></thead><tbody>"
+                    "<tr><td>loso</td><td data-v='0.9'>0.9</td></tr>"
+                    "<tr><td>loso</td><td data-v='0.1'>0.1</td></tr></tbody></table>"
+                    "</body></html>")
+    result = check.check(page)
+    assert (result["protocol"], result["source"], result["sorts"]) == (1, 1, 0)
+    assert not check.passed(result)
 
 
 def test_a_broken_image_is_caught(tmp_path):
@@ -47,4 +67,4 @@ def test_a_broken_image_is_caught(tmp_path):
     page.write_text("<!DOCTYPE html><html><body><img src='data:image/png;base64,AAAA'>"
                     "<img src='nothing-here.png'></body></html>")
     result = check.check(page)
-    assert result == {"images": 2, "loaded": 0}
+    assert (result["images"], result["loaded"]) == (2, 0)

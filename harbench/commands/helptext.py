@@ -20,6 +20,10 @@ COMMON_HELP = {
 
 # One or more examples per sub-command; the key is the command as typed after `harbench`.
 EXAMPLES = {
+    "export-model": "harbench export-model 3f2a9c -o adapted/\n"
+                    "harbench export-model 3f2a9c -o adapted/ --check",
+    "site": "harbench site -o site/\n"
+            "harbench site -o site/ --db results/harbench.duckdb",
     "cache": "harbench cache verify\n"
              "harbench cache clear pretrain",
     "cache verify": "harbench cache verify\n"
@@ -40,7 +44,8 @@ EXAMPLES = {
              "--format json",
     "export": "harbench export -o results/runs.csv\n"
               "harbench export --format jsonl --suite quick -o quick.jsonl\n"
-              "harbench export --format markdown -o leaderboard.md",
+              "harbench export --format markdown -o leaderboard.md\n"
+              "harbench export --to mlflow --tracking-uri mlruns/",
     "show": "harbench show 3f9c2a\n"
             "harbench show 3f9c2a --format json",
     "plot": "harbench plot pareto --suite quick -o results/plots/pareto\n"

@@ -78,6 +78,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-o", help="output file (default results/harbench.<ext>)")
     export.add_argument("--suite")
     export.add_argument("--db")
+    export.add_argument("--to", choices=("file", "mlflow"), default="file",
+                        help="mlflow: log every run to an MLflow tracking store instead of a file")
+    export.add_argument("--tracking-uri", help="with --to mlflow: tracking URI or local folder "
+                        "(default: MLFLOW_TRACKING_URI, else ./mlruns)")
+    export.add_argument("--experiment", default="harbench",
+                        help="with --to mlflow: experiment name (default harbench)")
     export.set_defaults(handler=cmd_export)
 
     show = subparsers.add_parser("show", help="everything stored about one run (id or prefix)")
@@ -219,10 +225,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     from harbench.report.exports import EXTENSIONS
     from harbench.report.terminal import console, escaped
 
+    if args.to == "mlflow":
+        return export_mlflow(args)
     output = Path(args.output or f"results/harbench.{EXTENSIONS[args.format]}")
     with Store(args.db, read_only=True) as store:
         report.export(store, args.format, output, suite=args.suite)
     console().print(f"wrote {escaped(output)}")
+    return 0
+
+
+def export_mlflow(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from harbench.report import mlflow_export
+
+    with Store(args.db, read_only=True) as store:
+        counts, uri = mlflow_export.export(store, args.tracking_uri, experiment=args.experiment,
+                                           suite=args.suite)
+    Console(highlight=False).print(
+        f"mlflow {uri}, experiment {args.experiment}: {counts.logged} run(s) logged, "
+        f"{counts.skipped} already there" + (f", {counts.replaced} unfinished replaced"
+                                             if counts.replaced else ""), markup=False)
     return 0
 
 
@@ -305,13 +328,16 @@ def _print_per_class(console: Console, classes: list, per_class: list, confusion
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from harbench.artifacts import listing
     from harbench.report.formatting import fmt_number
     from harbench.report.runs import flatten
+    from harbench.report.terminal import as_text, print_fitted
     from harbench.report.terminal import console as make_console
-    from harbench.report.terminal import print_fitted
 
     with Store(args.db, read_only=True) as store:
         record = run_record(store, find_run(store, args.run))
+        record["artifacts"] = listing.listing(store, record["run_id"])
+        kept = listing.lines(store, record["run_id"])
     if args.format == "json":
         print(json.dumps(record, indent=2, default=str))
         return 0
@@ -349,4 +375,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print_fitted(console, names, rows, numeric=[False] + [True] * 6, title="curves")
     else:
         console.print("curves: none stored")
+    console.print("[bold]artefacts and energy[/]")
+    for line in kept:
+        console.print(as_text(line))
     return 0

@@ -30,6 +30,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help="an executor setting over the suite's (e.g. -x partition=gpu -x timeout_min=240)",
     )
     run.add_argument("--no-leaderboard", action="store_true", help="skip the final leaderboard")
+    run.add_argument("--save-artifacts", action="store_true",
+                     help="keep each run's adapter, merged model and ONNX file beside the store "
+                     "(runs executed now; stored runs are skipped as usual)")
     run.set_defaults(handler=cmd_run)
 
     validate = subparsers.add_parser("validate", help="check a suite and print its runs")
@@ -125,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             options=executor_options(args.executor_option),
             sink=view,
             reuse_stale=args.reuse_stale,
+            save_artifacts=args.save_artifacts,
         )
     console.print(
         f"{escaped(summary.suite)}: {summary.ok} ok, {summary.failed} failed, "

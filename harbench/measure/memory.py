@@ -11,6 +11,13 @@ Three views of training memory:
   with the child's resident size after its imports as the baseline.
 - ``cuda_peak_memory``: ``torch.cuda.max_memory_allocated`` around a function, plus the
   process's memory as NVML reports it (GPU only).
+- ``training_peak`` (CPU, every run, around the training phase alone, after data and model are
+  loaded): ``train_peak_heap_mb``, the peak of the C heap's bytes in use (glibc's own count,
+  which sees torch's CPU tensors) over its value at the start of training (``HeapPeak``): what
+  training itself allocates (gradients, optimiser state, activations, batches), not imports or
+  loading order; the leaderboard's memory column. Beside it ``train_peak_rss_mb``, the RSS
+  high-water mark of the phase over its start less mapped files (``TrainingPeak``): what the OS
+  gave, which also depends on which freed pages the heap kept, so it varies more run to run.
 
 A quantised weight is recognised by duck typing: a parameter with a ``quant_state`` (as
 bitsandbytes' ``Params4bit`` has) counts its packed storage plus every tensor its quantisation
@@ -19,13 +26,16 @@ state holds (absmax, code, offset, and those of a nested state), each storage on
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import io
 import multiprocessing
 import os
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,12 +223,23 @@ class PeakMemory:
         return max(0, self.peak_bytes - self.baseline_bytes)
 
 
+# the mark as it stood when a phase measure (TrainingPeak) lowered it: peak_rss_bytes() still
+# reports the peak since the last reset_peak_rss(), whatever a phase measure did in between
+_PEAK_BEFORE_PHASE = {"bytes": 0}
+
+
 def peak_rss_bytes() -> int:
-    """Peak RSS of this process's address space: VmHWM on Linux, else ``ru_maxrss``.
+    """Peak RSS of this process since the last :func:`reset_peak_rss`: VmHWM on Linux, else
+    ``ru_maxrss`` (a phase measure lowering the mark in between does not hide an earlier peak).
 
     On Linux ``ru_maxrss`` is not used: after the spawn's fork + exec it still carries the peak
     of the forked copy of the parent, whereas VmHWM belongs to the new address space alone.
     """
+    return max(_kernel_peak_rss(), _PEAK_BEFORE_PHASE["bytes"])
+
+
+def _kernel_peak_rss() -> int:
+    """The kernel's peak-RSS mark as it stands (VmHWM), else ``ru_maxrss``."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
@@ -234,11 +255,201 @@ def peak_rss_bytes() -> int:
 
 def reset_peak_rss() -> None:
     """Lower the peak-RSS mark to the current RSS where the OS allows it (Linux >= 4.0)."""
+    _PEAK_BEFORE_PHASE["bytes"] = 0
+    _clear_peak_mark()
+
+
+def _clear_peak_mark() -> None:
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
             clear.write("5")
     except OSError:
         pass
+
+
+def current_rss_bytes() -> int | None:
+    """This process's resident set size now (VmRSS, Linux); None where it cannot be read."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _rss_parts() -> dict[str, int] | None:
+    """{"VmRSS", "RssFile"} of this process in bytes (Linux); None where unreadable."""
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                key = line.split(":", 1)[0]
+                if key in ("VmRSS", "RssFile"):
+                    out[key] = int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return out if len(out) == 2 else None
+
+
+def trim_heap() -> None:
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim``); nothing elsewhere.
+
+    Without it, memory freed earlier in the process (loading, an earlier run) is reused silently
+    and a phase's RSS growth depends on what ran before it, not on the phase.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to trim
+        pass
+
+
+@dataclass
+class TrainingPeak:
+    """RSS high-water mark of one phase (training) over the RSS at its start, on the CPU.
+
+    ``start()`` trims the heap, lowers the kernel's high-water mark to the current RSS and reads
+    that as the baseline; ``stop()`` reads the mark. Where the mark cannot be lowered (not Linux,
+    or /proc/self/clear_refs not writable) the measure is None rather than a number that would
+    carry the process's earlier peak.
+    """
+
+    baseline_bytes: int | None = None
+    peak_bytes: int | None = None
+    # a lowered mark sits within a few pages of the current RSS; more means it was not lowered
+    _RESET_SLACK = 4 * 2**20
+
+    @classmethod
+    def start(cls) -> TrainingPeak:
+        trim_heap()
+        _PEAK_BEFORE_PHASE["bytes"] = peak_rss_bytes()  # the run's peak so far stays reported
+        _clear_peak_mark()
+        now = _rss_parts()
+        if now is None or _kernel_peak_rss() > now["VmRSS"] + cls._RESET_SLACK:
+            return cls()
+        return cls(baseline_bytes=now["VmRSS"] - now["RssFile"])
+
+    def stop(self) -> TrainingPeak:
+        now = _rss_parts()
+        if self.baseline_bytes is not None and now is not None:
+            # the mark less the mapped files (library code paged in on first use of a kernel,
+            # the window cache): anonymous memory, what the run itself allocated
+            self.peak_bytes = _kernel_peak_rss() - now["RssFile"]
+        return self
+
+    @property
+    def extra_bytes(self) -> int | None:
+        """Bytes the phase added at its peak; None when it could not be measured."""
+        if self.baseline_bytes is None or self.peak_bytes is None:
+            return None
+        return max(0, self.peak_bytes - self.baseline_bytes)
+
+    def metrics(self) -> dict[str, float]:
+        """{"train_peak_rss_mb": ...} when measured, else nothing."""
+        extra = self.extra_bytes
+        return {} if extra is None else {"train_peak_rss_mb": extra / 2**20}
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (glibc >= 2.33): every field a size_t."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _heap_reader() -> Callable[[], int] | None:
+    """A function returning the C heap's bytes in use (glibc ``mallinfo2``: allocated chunks
+    plus mmapped blocks); None where glibc's ``mallinfo2`` is absent (musl, macOS, old glibc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    function.restype = _MallInfo2
+
+    def in_use() -> int:
+        info = function()
+        return int(info.uordblks + info.hblkhd)
+
+    return in_use
+
+
+class HeapPeak:
+    """Peak of the C heap's bytes in use during a phase over its value at the start, on the CPU.
+
+    torch's CPU tensors are allocated with ``posix_memalign``, so glibc's own count of bytes in
+    use (``mallinfo2``) sees them, unlike tracemalloc, and unlike the RSS it does not depend on
+    which freed pages the heap happened to keep or return. The count is a point in time, so a
+    daemon thread samples it every ``interval`` seconds (each read takes about 10 us: about 1% of
+    one core at 1 ms); a peak shorter than the interval can be missed, and training repeats its
+    peak every step, so the maximum over a phase of many steps is steady.
+    """
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.interval = interval
+        self._read = _heap_reader()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.baseline_bytes: int | None = None
+        self.peak_bytes: int | None = None
+
+    def start(self) -> HeapPeak:
+        if self._read is None:
+            return self
+        self.baseline_bytes = self.peak_bytes = self._read()
+        self._thread = threading.Thread(target=self._sample, name="harbench-heap-peak",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        read = self._read
+        while not self._stop.wait(self.interval):
+            value = read()
+            if value > self.peak_bytes:
+                self.peak_bytes = value
+
+    def stop(self) -> HeapPeak:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self.peak_bytes = max(self.peak_bytes, self._read())
+        return self
+
+    @property
+    def extra_bytes(self) -> int | None:
+        if self.baseline_bytes is None or self.peak_bytes is None:
+            return None
+        return max(0, self.peak_bytes - self.baseline_bytes)
+
+
+@contextmanager
+def training_peak(enabled: bool = True) -> Iterator[dict[str, float]]:
+    """Measure the enclosed training phase on the CPU; the yielded dict is filled on exit with
+    ``train_peak_heap_mb`` (HeapPeak) and ``train_peak_rss_mb`` (TrainingPeak) where measurable.
+    The sampling thread stops even when training raises."""
+    out: dict[str, float] = {}
+    if not enabled:
+        yield out
+        return
+    rss = TrainingPeak.start()
+    heap = HeapPeak().start()
+    try:
+        yield out
+    finally:
+        heap.stop()
+        rss.stop()
+        out.update(rss.metrics())
+        if heap.extra_bytes is not None:
+            out["train_peak_heap_mb"] = heap.extra_bytes / 2**20
 
 
 def _child_main(

@@ -8,6 +8,7 @@ inside the selection (per dataset) and that the model and method labels do not a
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from harbench.report.runs import Run
@@ -94,3 +95,143 @@ def resolve_key(runs: list[Run], name: str) -> str:
             f"{', '.join(varying_keys(runs)) or '(none)'}"
         )
     raise HarbenchError(f"setting {name!r} is ambiguous: {', '.join(chosen)}; name one of them")
+
+
+# ---- configurations as figures draw them ------------------------------------------------------
+
+FACET_KEYS = ("dataset", "protocol.name")  # never pooled in one panel
+LABEL_KEYS = ("model", "model_params", "method", "method_params")  # shown by the labels
+HIDDEN_KEYS = ("versions", "data_fingerprint")  # follow the dataset, model or method
+
+
+@dataclass
+class Configuration:
+    """One configuration's runs (every fold and seed of it) and the names a figure gives it.
+
+    ``model`` and ``method`` name their plugin with every parameter that differs from the
+    plugin's default or between configurations of the selection (``lora(r=8)``); ``settings`` is
+    the other settings that vary within the facet (``budget.per_class=5``); ``facet`` is the
+    (dataset, protocol) panel the configuration belongs to.
+    """
+
+    key: tuple
+    runs: list[Run]
+    dataset: str
+    protocol: str
+    model: str
+    method: str
+    settings: str = ""
+    show_model: bool = False
+
+    @property
+    def facet(self) -> tuple[str, str]:
+        return (self.dataset, self.protocol)
+
+    @property
+    def label(self) -> str:
+        """What tells this configuration apart inside its facet: ``convnet1d · lora(r=8) k=v``."""
+        head = f"{self.model} · {self.method}" if self.show_model else self.method
+        return f"{head} {self.settings}".strip()
+
+    def columns(self) -> dict[str, str]:
+        """The group keys of a figure's data file."""
+        return {"dataset": self.dataset, "protocol": self.protocol, "backbone": self.model,
+                "method": self.method, "settings": self.settings}
+
+
+def _plugin_defaults(kind: str, name: str) -> dict[str, Any] | None:
+    """The plugin's declared defaults, or None when it is not installed here."""
+    from harbench import plugins
+    from harbench.settings import defaults_of, plugin_params
+
+    try:
+        return defaults_of(plugin_params(plugins.get(kind, name)))
+    except Exception:  # a store read where the plugin is absent: its stored params stand alone
+        return None
+
+
+def plugin_label(kind: str, name: str, params: dict[str, Any], show: Iterable[str] = (),
+                 hide: Iterable[str] = ()) -> str:
+    """``name(k=v,...)``: parameters that differ from the default, and those named in ``show``;
+    never those in ``hide``."""
+    defaults = _plugin_defaults(kind, name)
+    filled = {**(defaults or {}), **params}
+    show, hide = set(show), set(hide)
+    shown = {k: v for k, v in sorted(filled.items()) if k not in hide and (
+        k in show or defaults is None or k not in defaults or defaults[k] != v)}
+    if not shown:
+        return name
+    return f"{name}(" + ",".join(f"{k}={_value_text(v)}" for k, v in shown.items()) + ")"
+
+
+def _varying_params(runs: list[Run], name_key: str, params_key: str) -> dict[str, set[str]]:
+    """Per plugin name, the parameters whose value differs between the runs using it."""
+    values: dict[str, dict[str, set[str]]] = {}
+    for run in runs:
+        params = run.config.get(params_key) or {}
+        per_name = values.setdefault(str(run.config.get(name_key, "")), {})
+        for key in set(params) | set(per_name):
+            per_name.setdefault(key, set()).add(repr(params.get(key, "<default>")))
+    return {name: {k for k, seen in per_name.items() if len(seen) > 1}
+            for name, per_name in values.items()}
+
+
+def configurations(runs: list[Run], *, drop: Iterable[str] = ()) -> list[Configuration]:
+    """Runs grouped by everything that distinguishes a configuration, one group per mark.
+
+    The key is :func:`config_key` (the leaderboard's: dataset, backbone and its parameters,
+    method and its parameters, protocol, budget, pretraining, window, training; fold and seed
+    excluded) without the settings in ``drop`` (a sweep's swept setting). Ordered by facet,
+    backbone, method and settings.
+    """
+    drop = tuple(drop)
+    model_params = _varying_params(runs, "model", "model_params")
+    method_params = _varying_params(runs, "method", "method_params")
+    ignored = tuple(REPLICATE_KEYS) + drop
+    shown_by_labels = LABEL_KEYS + HIDDEN_KEYS + ("dataset", "protocol.name")
+
+    def facet_of(run: Run) -> tuple:
+        return (run.dataset, run.protocol)
+
+    other = [k for k in varying_keys(runs, within=facet_of)
+             if not any(k == d or k.startswith(d + ".") for d in shown_by_labels + ignored)]
+    groups: dict[tuple, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(config_key(run, drop=drop), []).append(run)
+    out = []
+    for key, members in groups.items():
+        first = members[0]
+        model = str(first.config.get("model", first.model))
+        method = str(first.config.get("method", first.method))
+        out.append(Configuration(
+            key=key, runs=members, dataset=first.dataset, protocol=first.protocol,
+            model=plugin_label("models", model, first.config.get("model_params") or {},
+                               model_params.get(model, ()), _hidden(drop, "model_params.")),
+            method=plugin_label("methods", method, first.config.get("method_params") or {},
+                                method_params.get(method, ()), _hidden(drop, "method_params.")),
+            settings=config_label(first, other),
+        ))
+    models_per_facet: dict[tuple, set[str]] = {}
+    for c in out:
+        models_per_facet.setdefault(c.facet, set()).add(c.model)
+    for c in out:
+        c.show_model = len(models_per_facet[c.facet]) > 1
+    return sorted(out, key=lambda c: (c.facet, c.model, c.method, c.settings))
+
+
+def _hidden(drop: tuple[str, ...], prefix: str) -> set[str]:
+    return {d[len(prefix):] for d in drop if d.startswith(prefix)}
+
+
+def facets(configs: list[Configuration]) -> dict[tuple[str, str], list[Configuration]]:
+    """Configurations per (dataset, protocol) panel, in order."""
+    out: dict[tuple[str, str], list[Configuration]] = {}
+    for c in configs:
+        out.setdefault(c.facet, []).append(c)
+    return out
+
+
+def facet_title(facet: tuple[str, str], every: Iterable[tuple[str, str]]) -> str:
+    """``pamap2``, or ``pamap2 · loso`` when the selection holds several protocols."""
+    protocols = {p for _, p in every}
+    return f"{facet[0]} · {facet[1]}" if len(protocols) > 1 else facet[0]

@@ -32,7 +32,11 @@ GROUP_ATTRS = {
 }
 COST_METRICS = ("trainable_params", "trainable_share", "macs", "fit_seconds", "setup_seconds",
                 "peak_memory_mb")
-MEMORY_SOURCES = ("cuda_peak_allocated_mb", "peak_rss_over_start_mb")
+# the same score of the source model before adaptation (stored when pretraining kept the head)
+BEFORE_METRICS = {"macro_f1": "source_macro_f1", "accuracy": "source_accuracy"}
+# GPU: torch's peak allocated during training; CPU: the C heap's peak bytes in use during training
+# over its start (measure.memory.HeapPeak); older stores only hold the RSS over the run's start
+MEMORY_SOURCES = ("cuda_peak_allocated_mb", "train_peak_heap_mb", "peak_rss_over_start_mb")
 
 
 @dataclass
@@ -61,7 +65,9 @@ def parse_by(by: str) -> list[str]:
 
 
 def peak_memory(run: Run) -> float | None:
-    """The run's measured peak memory (GPU allocated when stored, else RSS over start)."""
+    """The run's measured training peak memory: GPU allocated when stored, else the C heap's peak
+    in use during CPU training over its start, else (older stores) the RSS peak over the run's
+    start."""
     for name in MEMORY_SOURCES:
         if name in run.metrics:
             return run.metrics[name]
@@ -122,6 +128,8 @@ def build(
     board.rows = list(row_of.values())
     board.columns = (list(groups) + (["config"] if has_config else [])
                      + [metric, "std", "n", "seeds"])
+    before = BEFORE_METRICS.get(metric)
+    board.columns += [before] if before and any(before in r.metrics for r in runs) else []
     board.columns += ["not_reached"] if computed else []
     board.columns += ["ci_low", "ci_high"] if ci else []
     if against:
@@ -196,6 +204,9 @@ def _row(metric: str, members: list[Run], *, ci: bool, computed: bool
         row["not_reached"] = sum(1 for r in members if r.metrics.get("reached") == 0.0)
     if ci:
         row["ci_low"], row["ci_high"] = summary.ci_low, summary.ci_high
+    if metric in BEFORE_METRICS:  # over the same units, seeds averaged first
+        before = list(_unit_values(BEFORE_METRICS[metric], members).means.values())
+        row[BEFORE_METRICS[metric]] = sum(before) / len(before) if before else None
     for cost in COST_METRICS:
         found = [peak_memory(r) if cost == "peak_memory_mb" else r.metrics.get(cost)
                  for r in members]

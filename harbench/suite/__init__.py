@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harbench import plugins, yamlsafe
+from harbench.artifacts.request import ArtifactSettings
 from harbench.contracts import HarbenchError
 from harbench.data import protocols
 from harbench.settings import TrainingSettings, WindowSettings
@@ -65,7 +66,7 @@ TOP_KEYS = {
     "skip_missing_datasets",
     "compare",
 }
-DEFAULT_KEYS = {"window", "protocol", "training", "pretrain"}
+DEFAULT_KEYS = {"window", "protocol", "training", "pretrain", "artifacts"}
 MATRIX_KEYS = {"datasets", "models", "methods", "seeds", "folds", "budgets"}
 
 
@@ -80,6 +81,7 @@ class Suite:
     skip_missing_datasets: bool = False
     compare: dict[str, Any] | None = None
     parts: Parts | None = field(default=None, repr=False)
+    artifacts: dict[str, Any] = field(default_factory=dict)  # not part of any run's identity
     _plan: list[RunSpec] | None = field(default=None, repr=False)
 
     def expand(self) -> list[RunSpec]:
@@ -142,9 +144,12 @@ def loads(text: str, path: str | Path = "<suite>") -> Suite:
         ))
     executor = errors.attempt(executor_block, where, data.get("executor"))
     parts = errors.attempt(_parts, where, data)
+    artifacts = errors.attempt(settings_part, where, ("defaults", "artifacts"),
+                               (data.get("defaults") or {}).get("artifacts"), ArtifactSettings)
     errors.raise_any()
     compare = compare_block(where, data.get("compare"), parts.methods)
-    return Suite(name, path, description, executor, skip_missing, compare, parts)
+    return Suite(name, path, description, executor, skip_missing, compare, parts,
+                 artifacts=artifacts)
 
 
 def _name(where: Where, data: dict[str, Any], path: Path) -> str:

@@ -19,6 +19,7 @@ DEVICE = Param(
 )
 # environment variables a worker on another process or machine needs to see as the caller does
 FORWARDED_ENV = ("HARBENCH_CACHE", "HARBENCH_DATA", "HARBENCH_THREADS", "HARBENCH_DEVICE",
+                 "HARBENCH_ARTIFACTS",
                  "HARBENCH_BLOCK_PLUGINS")
 
 
