@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         old, new = before[key], after[key]
         metrics = sorted(k for k in set(old) | set(new) if is_metric(k))
         changed = [k for k in metrics if differs(old.get(k), new.get(k), args.atol)]
-        status = "ok" if old["status"] == new["status"] == "ok" else f"{old['status']}/{new['status']}"
+        both = (old["status"], new["status"])
+        status = "ok" if both == ("ok", "ok") else "/".join(both)
         configs = sorted(k for k in set(old) | set(new)
                          if k.startswith(("method_params.", "model_params.", "training."))
                          and old.get(k) != new.get(k))
