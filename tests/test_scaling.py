@@ -9,9 +9,11 @@ from harbench.contracts import Executor
 from tests.helpers import harbench_env, run_cli, write_plugin_dist
 
 # An MAE that leaves a mark (its process id) in PRETRAIN_MARKS whenever it is pretrained, and in
-# BUILD_MARKS whenever it is built (for its stage or a run), so the test can count the processes
-# that pretrained or ran it, whichever executor ran them.
+# BUILD_MARKS whenever a worker builds it (for its stage or a run), so the test can count the
+# processes that pretrained or ran it. The coordinator also builds each backbone once, to check a
+# suite's ranks and windows against its layers; that build is not a run and leaves no mark.
 COUNTING_MAE = """
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -23,7 +25,8 @@ class CountingMAE(MAE):
     name = "counting_mae"
 
     def build(self, **kwargs):
-        Path(os.environ["BUILD_MARKS"], str(os.getpid())).touch()
+        if multiprocessing.parent_process() is not None:  # a spawned worker, not the coordinator
+            Path(os.environ["BUILD_MARKS"], str(os.getpid())).touch()
         model = super().build(**kwargs)
         loss = model.pretrain_loss
 

@@ -47,7 +47,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     board.add_argument("--ci", action="store_true", help="add the 95%% confidence interval")
     board.add_argument("--against", metavar="METHOD",
-                       help="paired test of every row against this method over folds and seeds")
+                       help="paired comparison of every row with this method over units "
+                       "(dataset × fold, seeds averaged)")
     board.add_argument("--test", choices=("wilcoxon", "ttest"), default="wilcoxon",
                        help="paired test for --against (default wilcoxon signed-rank)")
     add_target_options(board)
@@ -126,7 +127,7 @@ def print_leaderboard(
                        "target": target_setting(store, args)}
         board = report.build(store, metric=metric, by=by, suite=suite, **options)
         failed = report.failures(store, suite)
-    title = f"leaderboard: {metric}, mean ± std over folds and seeds" + (
+    title = f"leaderboard: {metric}, mean ± std over units (seeds averaged)" + (
         f" (suite {suite})" if suite else ""
     )
     columns, rows = board.columns, board.as_lists()

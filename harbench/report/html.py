@@ -294,7 +294,8 @@ def render(store: Store, suite: str | None = None) -> str:
         suite = names[0]
     title = f"harbench report: {suite}" if suite else "harbench report"
     sections: list[Any] = [
-        "<h2>Leaderboard</h2><p class='note'>macro-F1 mean ± std over folds and seeds, per "
+        "<h2>Leaderboard</h2><p class='note'>macro-F1 mean ± std over units (dataset × fold, "
+        "seeds averaged first), per "
         "dataset and protocol; one row per configuration; source_macro_f1: the source model on "
         "the same test data before adaptation (- where no run kept a pretrained head); peak MB: "
         "measured training memory (GPU: torch's peak allocated; CPU: the heap's peak bytes in "

@@ -131,7 +131,8 @@ class Site:
             for row in texts)
         head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
         notes = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in board.notes)
-        return (f"<p class='note'>{html.escape(board.metric)}: mean ± std over folds and seeds"
+        return (f"<p class='note'>{html.escape(board.metric)}: mean ± std over units "
+                "(dataset × fold, seeds averaged first)"
                 f"</p><table class='sortable'><thead><tr>{head}</tr></thead><tbody>{body}"
                 f"</tbody></table>{notes}")
 
