@@ -38,7 +38,7 @@ import harbench
 from harbench import train
 from harbench.data.normalise import ZScore
 from harbench.data.protocols import make_folds, validation_split
-from harbench_models.nets.kernels import plain_kernels
+from harbench_models._kernels import plain_kernels
 
 MODELS = ("tinierhar", "tinyhar", "deepconvlstm", "convnet1d", "resnet1d", "mae")
 AUTHORS = ("tinierhar", "tinyhar", "deepconvlstm")  # published trainers to compare against

@@ -11,19 +11,21 @@ them with :func:`model_info` and :func:`adapted_info`.
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from harbench import plugins
 from harbench.contracts import (
     BN_POLICIES,
     INFO_ATTRIBUTE,
+    PLUGIN_API,
     AdaptedInfo,
     HarbenchError,
     ModelInfo,
     adapted_info,
     model_info,
 )
-from harbench.settings import resolve_plugin_params
+from harbench.settings import is_params_record, params_record, resolve_plugin_params
 
 if TYPE_CHECKING:
     from torch import nn
@@ -35,6 +37,8 @@ __all__ = [
     "adapted_info",
     "attach_info",
     "build_model",
+    "call_adapt",
+    "call_build",
     "count",
     "merge",
     "model_info",
@@ -54,7 +58,7 @@ def build_model(name: str, *, channels: int, window: int, classes: int, **params
     """Build backbone ``name``: float32 [B, T, C] -> logits [B, K], with its ModelInfo."""
     plugin = plugins.get("models", name)
     resolved = resolve_plugin_params("models", name, params)
-    model = plugin.build(channels=channels, window=window, classes=classes, **resolved)
+    model = call_build(plugin, channels=channels, window=window, classes=classes, params=resolved)
     info = ModelInfo(
         name=name,
         head=plugin.head,
@@ -88,15 +92,60 @@ def resolve_bn_policy(setting: str, method: str) -> str:
     return policy
 
 
-def _takes_info(plugin: Any) -> bool:
-    """Whether ``plugin.adapt`` has the ``(model, info, **params)`` signature (else the older
-    ``(model, **params)`` of third-party methods written before the ModelInfo record)."""
-    positional = [
-        p
-        for p in inspect.signature(plugin.adapt).parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    return len(positional) >= 2
+def call_build(plugin: Any, *, channels: int, window: int, classes: int,
+               params: dict[str, Any]) -> nn.Module:
+    """``plugin.build`` under the plugin's API: the typed record (API 2), else ``**params`` with
+    a DeprecationWarning (API 1)."""
+    if is_params_record(getattr(plugin, "params", None)):
+        record = params_record(plugin, params)
+        return plugin.build(channels=channels, window=window, classes=classes, params=record)
+    _deprecated(plugin, "models", "declares its parameters as a dict (`defaults` or `params = "
+                "{...}`) and receives `**params` in build()")
+    return plugin.build(channels=channels, window=window, classes=classes, **params)
+
+
+def _positional(function: Any) -> int:
+    return sum(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        for p in inspect.signature(function).parameters.values()
+    )
+
+
+def call_adapt(plugin: Any, model: nn.Module, info: ModelInfo, params: dict[str, Any]) -> Any:
+    """``plugin.adapt`` under the plugin's API (see ``harbench.contracts.PLUGIN_API``).
+
+    API 2: ``adapt(model, info, params)`` with the typed record. API 1 (dict ``params`` or
+    ``defaults``): ``adapt(model, info, **params)``. API 0: ``adapt(model, **params)`` reading
+    ``model.harbench_head`` / ``model.harbench_targets``, which are set for it. Both older forms
+    run with a DeprecationWarning naming the rename; they go in the next API version.
+    """
+    if is_params_record(getattr(plugin, "params", None)):
+        return plugin.adapt(model, info, params_record(plugin, params))
+    if _positional(plugin.adapt) >= 2:
+        _deprecated(plugin, "methods", "declares its parameters as a dict (`defaults` or `params "
+                    "= {...}`) and receives `**params` in adapt(model, info, **params)")
+        return plugin.adapt(model, info, **params)
+    _deprecated(plugin, "methods", "implements adapt(model, **params) and reads "
+                "`model.harbench_head`; write adapt(model, info, params) and read `info.head` / "
+                "`info.targets`", api=0)
+    model.harbench_head = info.head
+    model.harbench_targets = dict(info.targets)
+    return plugin.adapt(model, **params)
+
+
+def _deprecated(plugin: Any, kind: str, what: str, api: int = 1) -> None:
+    """The one DeprecationWarning of a plugin written for an older plugin API."""
+    record = "harbench.settings.PluginParams"
+    entry = "build(*, channels, window, classes, params)" if kind == "models" else (
+        "adapt(model, info, params)")
+    warnings.warn(
+        f"{kind[:-1]} plugin {plugin.name!r} {what}: that is plugin API {api}, which plugin API "
+        f"{PLUGIN_API} still runs but the next version will not. Rename: declare `params = "
+        f"MyParams`, a frozen dataclass subclassing {record} with one setting() per field, and "
+        f"implement {entry} reading the fields as attributes (see docs/plugins.md, Changes).",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def adapt(
@@ -116,14 +165,9 @@ def adapt(
     """
     plugin = plugins.get("methods", method)
     info = info or model_info(model)
-    resolved = resolve_plugin_params("methods", method, params)
-    derive = getattr(plugin, "derive_params", None)
-    resolved = derive(dict(resolved)) if derive else resolved
+    resolved = resolve_plugin_params("methods", method, params)  # derived values included
     policy = resolve_bn_policy(bn_policy, method)
-    if _takes_info(plugin):
-        adapted = plugin.adapt(model, info, **resolved)
-    else:
-        adapted = plugin.adapt(model, **resolved)
+    adapted = call_adapt(plugin, model, info, resolved)
     return attach_info(adapted, AdaptedInfo(method, dict(resolved), policy, info))
 
 

@@ -30,6 +30,8 @@ def incompatibility(model: Any, method: Any, method_params: Mapping[str, Any]) -
     families = dict(getattr(model, "targets", {}) or {})
     if any(families.get(family) for family in needs):
         return None
+    if legacy_adapter_family(model, families):
+        return None  # the method resolves the adapter family itself and refuses what it cannot
     present = ", ".join(sorted(f for f, names in families.items() if names)) or "none"
     wanted = " or ".join(needs)
     return (
@@ -45,3 +47,26 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
     if isinstance(value, str):
         return (value,)
     return tuple(value)
+
+
+LAYER_FAMILIES = ("linear", "conv")
+
+
+def legacy_adapter_family(model: Any, families: Mapping[str, Any]) -> bool:
+    """Whether ``model`` declares its layers the API-1 way: an "adapter" family and no "linear"
+    or "conv" family. Such a backbone stays usable for one API version (methods adapt the
+    "adapter" family, refusing layers they cannot adapt by name), with a DeprecationWarning
+    naming the rename."""
+    if not families.get("adapter") or any(f in families for f in LAYER_FAMILIES):
+        return False
+    import warnings
+
+    warnings.warn(
+        f"model plugin {model.name!r} declares only the target family 'adapter' (plugin API 1): "
+        "methods now check the families they need. Rename: declare the layers by kind, e.g. "
+        "targets = {'conv': ('conv1', 'conv2'), 'linear': ('fc',)}, keeping 'adapter' for the "
+        "default targets (see docs/plugins.md, Changes).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return True

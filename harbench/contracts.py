@@ -17,6 +17,15 @@ if TYPE_CHECKING:  # annotations only: importing the contract must stay light (C
     import numpy as np
 
 
+# The plugin API this harbench implements. 2: models and methods declare parameters as a typed
+# record (``params = MyParams``, a ``harbench.settings.PluginParams`` dataclass) and receive a
+# resolved instance (``build(..., params=record)``, ``adapt(model, info, params)``). Plugins of
+# API 1 (``defaults``/``params`` dicts, ``**params``) and of API 0 (``adapt(model, **params)``
+# reading ``model.harbench_head``) still run for this version, with a DeprecationWarning naming
+# the change (harbench.blocks); docs/plugins.md "Changes" lists every rename.
+PLUGIN_API = 2
+
+
 class HarbenchError(Exception):
     """An error caused by the user's input: shown as one paragraph, exit code 2, no traceback."""
 
@@ -129,13 +138,19 @@ class ModelPlugin(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"  # bump when what build() computes changes: invalidates stored runs
-    defaults: ClassVar[dict[str, Any]] = {}
+    # the typed parameter record (a harbench.settings.PluginParams dataclass); API 1: a dict
+    params: ClassVar[Any] = None
+    defaults: ClassVar[dict[str, Any]] = {}  # API 1; derived from ``params`` under API 2
     head: ClassVar[str] = "head"
     targets: ClassVar[dict[str, tuple[str, ...]]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _derive_defaults(cls)
+
     @abstractmethod
-    def build(self, *, channels: int, window: int, classes: int, **params: Any):
-        """Build a freshly initialised model."""
+    def build(self, *, channels: int, window: int, classes: int, params: Any):
+        """Build a freshly initialised model; ``params`` is the resolved record (API 2)."""
 
 
 @dataclass(frozen=True)
@@ -209,6 +224,15 @@ def adapted_info(module: Any) -> AdaptedInfo:
     )
 
 
+def _derive_defaults(cls: type) -> None:
+    """``defaults`` of a plugin class declaring a typed record (API 2): read from the record."""
+    declared = cls.__dict__.get("params")
+    declared = declared if declared is not None else getattr(cls, "params", None)
+    defaults_of_record = getattr(declared, "defaults", None)
+    if isinstance(declared, type) and callable(defaults_of_record):
+        cls.defaults = defaults_of_record()
+
+
 class MethodPlugin(ABC):
     """An adaptation method: turns a built (pre-trained) model into one whose chosen parts train.
 
@@ -221,25 +245,29 @@ class MethodPlugin(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"  # bump when what adapt()/merge() compute changes
-    defaults: ClassVar[dict[str, Any]] = {}
+    # the typed parameter record (a harbench.settings.PluginParams dataclass); API 1: a dict
+    params: ClassVar[Any] = None
+    defaults: ClassVar[dict[str, Any]] = {}  # API 1; derived from ``params`` under API 2
     bn_policy: ClassVar[str] = "frozen"
     # target families this method can adapt ("conv", "linear", ...): it needs at least one of them
     # among the backbone's ``targets`` (checked at validate); empty = any backbone
     needs: ClassVar[tuple[str, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _derive_defaults(cls)
+
     @abstractmethod
-    def adapt(self, model, info: ModelInfo, **params: Any):
+    def adapt(self, model, info: ModelInfo, params: Any):
         """Return the model prepared for training (frozen, wrapped, quantised, decomposed).
 
-        ``info`` describes the backbone (its head and target families); ``params`` are resolved:
-        every declared parameter is present, checked, and passed through ``derive_params``.
+        ``info`` describes the backbone (its head and target families); ``params`` is the
+        resolved record: every field checked, derived values (``PluginParams.derived``) filled.
         """
 
     def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Fill parameters whose default depends on others (LoRA: ``alpha`` None -> ``2 * r``).
-
-        Called once on the resolved parameters before ``adapt``; what it returns is recorded.
-        """
+        """API 1: fill parameters whose default depends on others. Under API 2 the record's
+        ``derived()`` does it; this returns ``params`` unchanged."""
         return params
 
     def merge(self, model):

@@ -194,8 +194,11 @@ def params_from_defaults(defaults: Mapping[str, Any]) -> dict[str, Param]:
 
 
 def plugin_params(plugin: Any) -> dict[str, Param]:
-    """A plugin's declared ``params``, else a lenient declaration inferred from its ``defaults``."""
+    """A plugin's declared ``params`` (a typed record class, or the API-1 mapping of
+    :class:`Param`), else a lenient declaration inferred from its ``defaults`` (API 1)."""
     declared = getattr(plugin, "params", None)
+    if is_params_record(declared):
+        return declared.params()
     if declared:
         return dict(declared)
     return params_from_defaults(getattr(plugin, "defaults", None) or {})
@@ -211,7 +214,42 @@ def resolve_plugin_params(kind: str, name: str, given: Mapping[str, Any] | None)
 
     kind = kind if kind.endswith("s") else kind + "s"
     plugin = plugins.get(kind, name)
-    return resolve(f"{kind[:-1]} {name!r}", plugin_params(plugin), given)
+    return derive(plugin, resolve(f"{kind[:-1]} {name!r}", plugin_params(plugin), given))
+
+
+def derive(plugin: Any, resolved: Mapping[str, Any]) -> dict[str, Any]:
+    """``resolved`` with the plugin's derived values filled in: its record's :meth:`derived`
+    (API 2), else its ``derive_params`` (API 1 methods). Idempotent."""
+    declared = getattr(plugin, "params", None)
+    if is_params_record(declared):
+        return declared(**resolved).derived().to_dict()
+    legacy = getattr(plugin, "derive_params", None)
+    return dict(legacy(dict(resolved))) if callable(legacy) else dict(resolved)
+
+
+def params_record(plugin: Any, resolved: Mapping[str, Any]) -> Any:
+    """The typed record a plugin of API 2 receives for ``resolved`` values."""
+    return plugin.params(**resolved)
+
+
+def label_params(plugin: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of ``params`` a label shows: those that differ from the plugin's defaults,
+    leaving out a derived value that the other values imply (``alpha = 2 * r`` is not shown)."""
+    declared = plugin_params(plugin)
+    defaults = defaults_of(declared)
+    shown = {}
+    for key, value in sorted(params.items()):
+        if key in defaults and defaults[key] == value:
+            continue
+        if key in defaults:
+            try:
+                implied = derive(plugin, {**params, key: defaults[key]}).get(key, object())
+            except (HarbenchError, TypeError):
+                implied = object()
+            if implied == value:
+                continue
+        shown[key] = value
+    return shown
 
 
 # ---- the harness's own settings -----------------------------------------------------------------
@@ -260,6 +298,34 @@ class Settings:
                 raise ParamError(f"{self.owner} {name!r}: {exc}", path=(name, *exc.path)) from None
             except HarbenchError as exc:
                 raise ParamError(f"{self.owner} {name!r}: {exc}", name) from None
+
+
+class PluginParams(Settings):
+    """Base of a plugin's typed parameter record (plugin API 2): a frozen dataclass whose fields
+    are declared with :func:`setting` (default, range, one doc line each).
+
+    A plugin names its record in ``params``; the suite parser, the runner and the API resolve the
+    user's values against it once, where a run's spec is made (:func:`resolve_plugin_params`),
+    then apply :meth:`derived` (values whose default depends on others, e.g. LoRA's
+    ``alpha = 2 * r``), so the stored config holds every value the plugin ran with. The plugin's
+    ``adapt``/``build`` receives the resolved instance.
+    """
+
+    owner: ClassVar[str] = "parameters"
+
+    def derived(self: S) -> S:
+        """This record with derived values filled in (default: unchanged). Must be idempotent."""
+        return self
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """``{name: default}`` of every field."""
+        return defaults_of(cls.params())
+
+
+def is_params_record(declared: Any) -> bool:
+    """Whether ``declared`` (a plugin's ``params``) is a typed record class (plugin API 2)."""
+    return isinstance(declared, type) and issubclass(declared, Settings)
 
 
 def _check_budget(value: Mapping[str, Any]) -> None:

@@ -83,14 +83,14 @@ class RunSpec:
 
 
 def label(name: str, params: Mapping[str, Any], kind: str) -> str:
-    """``name(k=v,...)`` listing the parameters that differ from the plugin's defaults."""
-    from harbench.settings import defaults_of, plugin_params
+    """``name(k=v,...)`` listing the parameters that differ from the plugin's defaults (a derived
+    value the others imply, such as LoRA's ``alpha = 2 * r``, is left out)."""
+    from harbench.settings import label_params
 
     try:
-        defaults = defaults_of(plugin_params(plugins.get(kind, name)))
+        diff = label_params(plugins.get(kind, name), params)
     except HarbenchError:
-        defaults = {}
-    diff = {k: v for k, v in sorted(params.items()) if defaults.get(k, object()) != v}
+        diff = dict(sorted(params.items()))
     if not diff:
         return name
     return f"{name}(" + ",".join(f"{k}={v}" for k, v in diff.items()) + ")"

@@ -139,14 +139,15 @@ def check_model(
     """
     import torch
 
-    from harbench.settings import plugin_params, resolve
+    from harbench.blocks import call_build
+    from harbench.settings import derive, plugin_params, resolve
 
     name = plugin.name
-    resolved = resolve(f"model {name!r}", plugin_params(plugin), params)
+    resolved = derive(plugin, resolve(f"model {name!r}", plugin_params(plugin), params))
     torch.manual_seed(0)
-    model = plugin.build(channels=channels, window=window, classes=classes, **resolved)
+    model = call_build(plugin, channels=channels, window=window, classes=classes, params=resolved)
     torch.manual_seed(0)
-    twin = plugin.build(channels=channels, window=window, classes=classes, **resolved)
+    twin = call_build(plugin, channels=channels, window=window, classes=classes, params=resolved)
     state, twin_state = model.state_dict(), twin.state_dict()
     if state.keys() != twin_state.keys() or any(
         not torch.equal(state[k], twin_state[k]) for k in state
@@ -206,9 +207,9 @@ def check_method(
     """
     import torch
 
-    from harbench.blocks import attach_info, build_model
+    from harbench.blocks import attach_info, build_model, call_adapt
     from harbench.contracts import AdaptedInfo
-    from harbench.settings import plugin_params, resolve
+    from harbench.settings import derive, plugin_params, resolve
 
     if model is None:
         model = "mae" if tuple(plugin.needs) == ("linear",) else "convnet1d"
@@ -216,13 +217,13 @@ def check_method(
     base = build_model(model, channels=channels, window=window, classes=classes)
     info = base.harbench_info
     resolved = resolve(f"method {plugin.name!r}", plugin_params(plugin), params)
-    resolved = plugin.derive_params(dict(resolved))
+    resolved = derive(plugin, resolved)
     x = torch.randn(8, window, channels)
     y = torch.arange(8) % classes
     base.eval()
     with torch.no_grad():
         before = base(x).clone()
-    adapted = plugin.adapt(base, info, **resolved)
+    adapted = call_adapt(plugin, base, info, resolved)
     attach_info(adapted, AdaptedInfo(plugin.name, dict(resolved), "update", info))
     trainable = {n for n, p in adapted.named_parameters() if p.requires_grad}
     total = sum(p.numel() for p in adapted.parameters())
@@ -245,7 +246,7 @@ def check_method(
     state = plugin.adapter_state(adapted)
     torch.manual_seed(0)
     fresh_base = build_model(model, channels=channels, window=window, classes=classes)
-    fresh = plugin.adapt(fresh_base, info, **resolved)
+    fresh = call_adapt(plugin, fresh_base, info, resolved)
     plugin.load_adapter_state(fresh, state)
     reloaded = plugin.adapter_state(fresh)
     if reloaded.keys() != state.keys() or any(

@@ -20,7 +20,7 @@ from torch import nn
 
 import harbench
 from harbench.measure.counting import count
-from harbench_models.nets.kernels import max_pool_half, plain_kernels, pointwise
+from harbench_models._kernels import max_pool_half, plain_kernels, pointwise
 
 MODELS = ("tinierhar", "tinyhar", "deepconvlstm", "convnet1d", "resnet1d", "mae")
 SMALL = {"mae": {"dim": 32, "depth": 2, "heads": 2, "decoder_dim": 16, "decoder_depth": 1}}

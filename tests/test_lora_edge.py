@@ -16,7 +16,7 @@ from harbench import HarbenchError
 from harbench.api import ModelInfo, adapted_info, attach_info, model_info
 from harbench.measure.counting import trainable_shares
 from harbench.plugins import get as get_plugin
-from harbench_methods.tt_conv import TTConvUpdate, tt_decompose, tt_ranks
+from harbench_methods.lora_edge.tt_conv import TTConvUpdate, tt_decompose, tt_ranks
 
 WINDOW, CHANNELS, CLASSES = 50, 3, 4
 

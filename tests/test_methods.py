@@ -204,7 +204,7 @@ def test_trainable_parameters_are_what_the_method_promises(case, batch):
         return
     assert counts["trainable"] == expected_trainable(method, backbone, base, params)
     if method in PEFT_METHODS:
-        from harbench_methods.lora import adapter_layer_names
+        from harbench_methods._peft import adapter_layer_names
 
         assert sorted(adapter_layer_names(adapted)) == sorted(expected_targets(backbone, base))
 
@@ -426,8 +426,9 @@ def test_every_builtin_method_declares_typed_params_and_the_families_it_needs():
     for name, families in needs.items():
         plugin = plugins.get("methods", name)
         assert plugin.needs == families, name
-        assert plugin.defaults == {k: p.default for k, p in plugin.params.items()}
-        assert all(p.doc for p in plugin.params.values()), name
+        declared = plugin.params.params()  # the typed record's fields (plugin API 2)
+        assert plugin.defaults == {k: p.default for k, p in declared.items()}
+        assert all(p.doc for p in declared.values()), name
 
 
 def test_an_old_style_third_party_method_without_the_info_argument_still_adapts(monkeypatch):

@@ -43,7 +43,7 @@ def test_frozen_bytes_count_4bit_weights_as_4_bits_plus_scales():
     plain[1].requires_grad_(True)  # trainable parameters are not frozen weight
     assert frozen_weight_bytes(plain) == 4 * (640 * 96 + 96)
 
-    from harbench_methods.nf4 import quantise_linears
+    from harbench_methods.qlora.nf4 import quantise_linears
 
     quantise_linears(plain, ["0"], torch.device("cpu"))
     n, blocks = 640 * 96, 640 * 96 // 64

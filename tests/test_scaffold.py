@@ -27,7 +27,7 @@ def test_new_plugin_installs_and_passes_its_own_tests(tmp_path):
     env = harbench_env(site)
     listed = run_cli(["plugins", "--format", "json"], env=env, cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    assert "demo_head_and_bias" in listed.stdout
+    assert "demo_last_n" in listed.stdout  # the example's last_n, renamed
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         cwd=dest, env=env, capture_output=True, text=True, timeout=600,
@@ -45,3 +45,20 @@ def test_new_plugin_refuses_a_bad_name_and_a_used_folder(tmp_path):
                    cwd=REPO)
     assert made.returncode == 2
     assert "not empty" in made.stderr
+
+
+def test_the_skeleton_is_the_example_plugin_renamed(tmp_path):
+    """One copy: every file of examples/harbench-plugin-example is rendered, and nothing else."""
+    from harbench.scaffold import EXAMPLE, FILES, write_plugin
+
+    built = ("__pycache__", "build", "dist")  # what pip install leaves beside the sources
+    shipped = {str(p.relative_to(EXAMPLE)) for p in EXAMPLE.rglob("*")
+               if p.is_file() and not set(p.relative_to(EXAMPLE).parts) & set(built)
+               and ".egg-info" not in str(p)}
+    assert shipped == set(FILES)
+    written = write_plugin("demo", tmp_path / "demo")
+    for rel, path in zip(FILES, written):
+        source = (EXAMPLE / rel).read_text()
+        text = path.read_text()
+        assert "harbench_example" not in text and "example_net" not in text
+        assert len(text.splitlines()) == len(source.splitlines())

@@ -8,11 +8,11 @@ Its own BatchNorm policy is "frozen" (BitFit changes only additive terms), used 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError, ModelInfo
 
-from .declare import Method
+from ._base import Method
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,7 +26,7 @@ def is_bias(name: str) -> bool:
 
 def backbone_biases(model: nn.Module, head: str) -> list[str]:
     """Names of the bias parameters outside the head submodule ``head``."""
-    from .common import in_head
+    from ._base import in_head
 
     return [n for n, _ in model.named_parameters() if is_bias(n) and not in_head(n, head)]
 
@@ -36,8 +36,8 @@ class BitFit(Method):
     description = "BitFit: train every bias term of the backbone, plus the head"
     bn_policy = "frozen"
 
-    def adapt(self, model: nn.Module, info: ModelInfo, **params) -> nn.Module:
-        from .common import require_trainable, train_only
+    def adapt(self, model: nn.Module, info: ModelInfo, params: Any) -> nn.Module:
+        from ._base import require_trainable, train_only
 
         biases = backbone_biases(model, info.head)
         if not biases:

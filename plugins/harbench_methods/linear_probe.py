@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import ModelInfo
 
-from .declare import Method
+from ._base import Method
 
 if TYPE_CHECKING:
     from torch import nn
@@ -17,8 +17,8 @@ class LinearProbe(Method):
     description = "train the classifier head only"
     bn_policy = "frozen"
 
-    def adapt(self, model: nn.Module, info: ModelInfo, **params) -> nn.Module:
-        from .common import require_trainable, train_only
+    def adapt(self, model: nn.Module, info: ModelInfo, params: Any) -> nn.Module:
+        from ._base import require_trainable, train_only
 
         return require_trainable(train_only(model, info), self.name)
 

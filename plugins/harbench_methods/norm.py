@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError, ModelInfo, model_info
 
-from .declare import Method
+from ._base import Method
 
 if TYPE_CHECKING:
     from torch import nn
@@ -25,7 +25,7 @@ def norm_layers(model: nn.Module, head: str) -> list[str]:
     """Names of the normalisation layers outside the head that have trainable affine params."""
     from torch import nn
 
-    from .common import in_head
+    from ._base import in_head
 
     types = (
         nn.modules.batchnorm._NormBase,  # BatchNorm*, InstanceNorm*, SyncBatchNorm
@@ -48,8 +48,8 @@ class Norm(Method):
     description = "train the affine parameters of normalisation layers (BN statistics update)"
     bn_policy = "update"
 
-    def adapt(self, model: nn.Module, info: ModelInfo, **params) -> nn.Module:
-        from .common import require_trainable, train_only
+    def adapt(self, model: nn.Module, info: ModelInfo, params: Any) -> nn.Module:
+        from ._base import require_trainable, train_only
 
         layers = norm_layers(model, info.head)
         if not layers:

@@ -21,26 +21,34 @@ authors report for TinyHAR.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import ModelPlugin
-from harbench.settings import Param, defaults_of
+from harbench.settings import PluginParams, setting
 
 if TYPE_CHECKING:
     from torch import nn
 
 
+@dataclass(frozen=True)
+class TinyHARParams(PluginParams):
+    """TinyHAR's parameters."""
+
+    filters: int = setting(
+        20, "F: conv filters; the LSTM and fusion have 2F units", min=1, max=2048
+    )
+    kernel: int = setting(5, "temporal kernel length of the four convs", min=1, max=255)
+    dropout: float = setting(
+        0.1, "dropout probability after the cross-channel attention",
+        min=0, max=1, max_exclusive=True,
+    )
+
+
 class TinyHAR(ModelPlugin):
     name = "tinyhar"
     description = "TinyHAR: (5,1) convs, cross-channel self-attention, FC fusion, LSTM, attention"
-    params = {
-        "filters": Param(20, "F: conv filters; the LSTM and fusion have 2F units", min=1,
-                         max=2048),
-        "kernel": Param(5, "temporal kernel length of the four convs", min=1, max=255),
-        "dropout": Param(0.1, "dropout probability after the cross-channel attention", min=0,
-                         max=1, max_exclusive=True),
-    }
-    defaults = defaults_of(params)
+    params = TinyHARParams
     head = "head"
     targets = {
         "adapter": ("conv", "q", "k", "v", "fusion", "temporal_attention.proj"),
@@ -50,10 +58,10 @@ class TinyHAR(ModelPlugin):
         "recurrent": ("lstm",),
     }
 
-    def build(self, *, channels: int, window: int, classes: int, **params) -> nn.Module:
-        from harbench_models.nets.tinyhar import TinyHARNet
+    def build(self, *, channels: int, window: int, classes: int, params: Any) -> nn.Module:
+        from .net import TinyHARNet
 
-        return TinyHARNet(channels, window, classes, **params)
+        return TinyHARNet(channels, window, classes, **params.to_dict())
 
 
 PLUGINS = (TinyHAR,)

@@ -30,6 +30,9 @@ Default rank 2: on the 1-D conv backbones at HAPT shapes (6 channels, 200 sample
 the update cores are under 0.8% of the backbone's parameters and, with the fully trained head,
 the trainable share is about 1.6% (resnet1d) to 2.0% (convnet1d); rank 4 doubles the cores' part.
 
+The torch code (TT-SVD, the update wrapper, fusion) is ``tt_conv.py`` beside this file, imported
+when the method runs; this module declares the method without importing torch.
+
 Ablations: ``train_all_cores`` (the input-side cores train too), ``init="random"`` (the update
 core starts at ``N(0, (0.1 * std(W0))^2)`` instead of zero), ``fuse=False`` (``merge`` returns
 the unfused model).
@@ -38,12 +41,13 @@ the unfused model).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError, ModelInfo, adapted_info
-from harbench.settings import Param
+from harbench.settings import PluginParams, setting
 
-from .declare import LayerSupport, Method, targets_param
+from .._base import LayerSupport, Method, targets_field
 
 if TYPE_CHECKING:
     from torch import nn
@@ -53,26 +57,33 @@ CONV_SUPPORT = LayerSupport(types=("Conv1d", "Conv2d"), any_padding=True)
 INITS = ("zero", "random")
 
 
+@dataclass(frozen=True)
+class LoRAEdgeParams(PluginParams):
+    """LoRA-Edge's parameters: the TT rank and the three ablation switches."""
+
+    rank: int = setting(2, "TT rank of every bond (capped by what TT-SVD can realise)", min=1)
+    train_all_cores: bool = setting(False, "ablation: the input-side cores train too")
+    init: str = setting(
+        "zero", "update core start: zero, or random N(0, (0.1 std W0)^2)", choices=INITS
+    )
+    fuse: bool = setting(True, "merge fuses the update into dense convs (False: keep it apart)")
+    targets: Any = targets_field(
+        "default",
+        "convs to adapt: 'default' (the backbone's 'conv' family, else every conv outside "
+        "the head), a family, a module-name suffix, or a list of them",
+    )
+
+
 class LoRAEdge(Method):
     name = "lora_edge"
     description = "LoRA-Edge: TT-SVD of conv kernels, zero-initialised output-side core, fused"
     bn_policy = "frozen"
     needs = ("conv",)
-    params = {
-        "rank": Param(2, "TT rank of every bond (capped by what TT-SVD can realise)", min=1),
-        "train_all_cores": Param(False, "ablation: the input-side cores train too"),
-        "init": Param("zero", "update core start: zero, or random N(0, (0.1 std W0)^2)",
-                      choices=INITS),
-        "fuse": Param(True, "merge fuses the update into dense convs (False: keep it apart)"),
-        "targets": targets_param(
-            "default",
-            "convs to adapt: 'default' (the backbone's 'conv' family, else every conv outside "
-            "the head), a family, a module-name suffix, or a list of them",
-        ),
-    }
+    params = LoRAEdgeParams
 
-    def adapt(self, model: nn.Module, info: ModelInfo, **params: Any) -> nn.Module:
-        from .common import require_trainable, resolve_targets, set_submodule, train_only
+    def adapt(self, model: nn.Module, info: ModelInfo, params: LoRAEdgeParams) -> nn.Module:
+        from .._base import require_trainable, set_submodule, train_only
+        from .._targets import resolve_targets
         from .tt_conv import TTConvUpdate
 
         if any(isinstance(m, TTConvUpdate) for m in model.modules()):
@@ -81,22 +92,22 @@ class LoRAEdge(Method):
                 "adapt the pre-trained backbone, or merge first"
             )
         names = resolve_targets(
-            model, info, params["targets"], self.name, CONV_SUPPORT, default=("conv",)
+            model, info, params.targets, self.name, CONV_SUPPORT, default=("conv",)
         )
         train_only(model, info)
         for name in names:
             wrapper = TTConvUpdate(
                 model.get_submodule(name),
-                rank=params["rank"],
-                init=params["init"],
-                train_all=params["train_all_cores"],
+                rank=params.rank,
+                init=params.init,
+                train_all=params.train_all_cores,
             )
             set_submodule(model, name, wrapper)
         return require_trainable(model, self.name)
 
     def merge(self, model: nn.Module) -> nn.Module:
         """A copy of ``model`` with every TT update fused into a dense conv (unless fuse=False)."""
-        from .common import set_submodule
+        from .._base import set_submodule
         from .tt_conv import TTConvUpdate
 
         if not adapted_info(model).params["fuse"]:

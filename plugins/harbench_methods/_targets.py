@@ -1,6 +1,8 @@
-"""Helpers shared by the built-in methods: freezing, and target resolution (the one resolver).
+"""Target resolution, the one resolver every built-in method uses: which layers a ``targets``
+parameter names, and why a layer cannot be adapted correctly.
 
-Imported when a method runs, never at plugin load: it imports torch.
+Not a plugin (the leading underscore keeps it out of discovery). Imported when a method runs,
+never at plugin load: it imports torch.
 """
 
 from __future__ import annotations
@@ -13,47 +15,7 @@ from torch import nn
 
 from harbench.contracts import HarbenchError, ModelInfo
 
-from .declare import ALL_LAYERS, ALL_LINEAR, LayerSupport
-
-
-def freeze(model: nn.Module) -> None:
-    for p in model.parameters():
-        p.requires_grad_(False)
-
-
-def unfreeze_modules(model: nn.Module, names: Iterable[str]) -> None:
-    """Make the parameters of the named submodules trainable."""
-    modules = dict(model.named_modules())
-    for name in names:
-        if name not in modules:
-            raise HarbenchError(f"model has no submodule {name!r}")
-        for p in modules[name].parameters():
-            p.requires_grad_(True)
-
-
-def trainable_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def require_trainable(model: nn.Module, method: str) -> nn.Module:
-    """Fail loudly when a method left nothing to train."""
-    if trainable_count(model) == 0:
-        raise HarbenchError(
-            f"method {method!r} adapted nothing: the model has no trainable parameter"
-        )
-    return model
-
-
-def train_only(model: nn.Module, info: ModelInfo, names: Iterable[str] = ()) -> nn.Module:
-    """Freeze everything, then make the named submodules and the head trainable."""
-    freeze(model)
-    unfreeze_modules(model, [*names, info.head])
-    return model
-
-
-def matches_suffix(name: str, suffixes: Iterable[str]) -> bool:
-    """Whether a dotted module name equals one of ``suffixes`` or ends with ``.suffix``."""
-    return any(name == s or name.endswith("." + s) for s in suffixes)
+from ._base import ALL_LAYERS, ALL_LINEAR, LayerSupport, in_head, matches_suffix
 
 
 def matching_modules(
@@ -66,10 +28,6 @@ def matching_modules(
         for name, module in model.named_modules()
         if isinstance(module, types) and matches_suffix(name, suffixes)
     ]
-
-
-def in_head(name: str, head: str) -> bool:
-    return name == head or name.startswith(head + ".")
 
 
 # --- target resolution with per-method layer support ---------------------------------------------
@@ -234,36 +192,3 @@ def resolve_targets(
 def exact_names_pattern(names: Iterable[str]) -> str:
     """A regex matching exactly these module names (peft full-matches a string target)."""
     return "(?:" + "|".join(re.escape(n) for n in names) + ")"
-
-
-def set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    """Replace the submodule called ``name`` (dotted) by ``module``."""
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
-
-
-def running_statistics(model: nn.Module, owner: nn.Module | None = None) -> dict[str, Any]:
-    """The BatchNorm running statistics of ``model`` ({state-dict key: tensor}) when they are
-    part of what training changed: the adapted model ``owner`` (default ``model``) trains with
-    ``bn_policy`` "update", or carries no record saying otherwise. Else {}."""
-    from harbench.contracts import AdaptedInfo
-
-    record = getattr(owner if owner is not None else model, "harbench_info", None)
-    if isinstance(record, AdaptedInfo) and record.bn_policy != "update":
-        return {}
-    state = {}
-    for name, module in model.named_modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            for key, buf in module.named_buffers(recurse=False):
-                state[f"{name}.{key}" if name else key] = buf.detach().clone()
-    return state
-
-
-def load_plain_state(model: nn.Module, state: dict[str, Any], method: str) -> None:
-    """Load an adapter state of parameters and buffers keyed like ``model.state_dict()``."""
-    unknown = set(state) - set(model.state_dict())
-    if unknown:
-        raise HarbenchError(
-            f"adapter state of {method!r} names unknown entries: {sorted(unknown)[:5]}"
-        )
-    model.load_state_dict(state, strict=False)

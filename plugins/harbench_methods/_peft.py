@@ -1,38 +1,29 @@
-"""LoRA through peft, and the base every peft-implemented method shares.
+"""The flow every peft-implemented method shares (lora, dora, loha, lokr, ia3, vera, adalora,
+qlora): not a plugin (the leading underscore keeps it out of discovery), no torch at import.
 
 ``PeftMethod`` is the one flow: resolve the targets (never the head; refuse layers the method
 cannot adapt correctly), freeze the backbone, let peft wrap exactly those modules, train the head
 fully. ``merge`` folds the update into a deep copy (the adapted model stays usable), and the
-adapter state is peft's own (``get_peft_model_state_dict``) plus the head.
-
-``alpha`` defaults to ``2 * r``: the update is scaled by ``alpha / r``, so a rank sweep keeps the
-same scaling (2) at every rank instead of shrinking it as ``r`` grows. With ``rslora`` the scaling
-is ``alpha / sqrt(r)`` (rank-stabilised LoRA), whose rule is a fixed ``alpha``: null means 16.
+adapter state is peft's own (``get_peft_model_state_dict``) plus the head. A subclass names its
+typed parameter record (``params``), the peft config class and which record fields map to which
+peft config fields.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from harbench.contracts import HarbenchError, ModelInfo, model_info
-from harbench.settings import Param
+from harbench.settings import PluginParams
 
-from .declare import (
-    LINEAR_AND_CONV,
-    LayerSupport,
-    Method,
-    alpha_or_twice,
-    alpha_param,
-    dropout_param,
-    rank_param,
-    targets_param,
-)
+from ._base import LINEAR_AND_CONV, LayerSupport, Method
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["LORA_SUPPORT", "LoRA", "PeftMethod", "adapter_layer_names"]
+__all__ = ["LORA_SUPPORT", "PeftMethod", "adapter_layer_names", "twice_rank"]
 
 # peft's LoRA conv branch is conv(in -> r, kernel, stride, padding) then conv(r -> out, 1): it
 # drops the layer's dilation, and cannot merge a grouped conv. Such layers are refused.
@@ -41,7 +32,14 @@ LORA_SUPPORT = LayerSupport(grouped_conv=False, dilated_conv=False)
 PEFT_STATE = "peft."  # adapter_state keys: peft's adapter weights ...
 MODEL_STATE = "model."  # ... and the head (plain parameters and buffers of the backbone)
 
-RSLORA_ALPHA = 16  # rsLoRA's alpha when none is given: scaling 16 / sqrt(r)
+
+
+def twice_rank(record: PluginParams, rank_field: str = "r") -> PluginParams:
+    """``record`` with ``alpha`` None resolved to ``2 * rank`` (a constant scaling alpha / r = 2
+    across a rank sweep)."""
+    if record.alpha is None:
+        return dataclasses.replace(record, alpha=2 * getattr(record, rank_field))
+    return record
 
 
 def adapter_layer_names(peft_model: nn.Module) -> list[str]:
@@ -72,25 +70,23 @@ class PeftMethod(Method):
     peft_fields: ClassVar[dict[str, str]] = {}
     peft_constants: ClassVar[dict[str, Any]] = {}
 
-    def config_fields(
-        self, info: ModelInfo, targets: list[str], params: dict[str, Any]
-    ) -> dict[str, Any]:
+    def config_fields(self, info: ModelInfo, targets: list[str], params: Any) -> dict[str, Any]:
         """The peft config's fields other than ``target_modules`` (override to add or check)."""
-        fields = {peft: params[ours] for ours, peft in self.peft_fields.items()}
+        fields = {peft: getattr(params, ours) for ours, peft in self.peft_fields.items()}
         return {**fields, **self.peft_constants}
 
-    def config(self, info: ModelInfo, targets: list[str], params: dict[str, Any]):
+    def config(self, info: ModelInfo, targets: list[str], params: Any):
         """The peft config wrapping exactly ``targets``."""
         import peft
 
-        from .common import exact_names_pattern
+        from ._targets import exact_names_pattern
 
         config_class = getattr(peft, self.peft_config)
         fields = self.config_fields(info, targets, params)
         return config_class(target_modules=exact_names_pattern(targets), **fields)
 
     def prepare(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: Any
     ) -> nn.Module:
         """Change the frozen backbone before peft wraps it (QLoRA quantises here)."""
         return model
@@ -103,7 +99,7 @@ class PeftMethod(Method):
         convolution's n is in_channels x kernel / groups). Above it, every adapter factor is
         larger than the weight it adapts and adds parameters without adding rank. A rank above
         min(m, n) of small layers stays allowed, so one rank sweep fits several backbones."""
-        from .common import resolve_targets
+        from ._targets import resolve_targets
 
         rank = params.get(self.rank_key) if self.rank_key else None
         if not isinstance(rank, int):
@@ -123,18 +119,19 @@ class PeftMethod(Method):
                 f"{info.name!r} (the largest is {sides[layer]}, in {layer!r}); choose "
                 f"{self.rank_key} <= {sides[layer]}")
 
-    def attach(self, peft_model: nn.Module, params: dict[str, Any]) -> None:
+    def attach(self, peft_model: nn.Module, params: Any) -> None:
         """Install what the method needs during training (AdaLoRA's rank allocation)."""
 
-    def adapt(self, model: nn.Module, info: ModelInfo, **params: Any) -> nn.Module:
+    def adapt(self, model: nn.Module, info: ModelInfo, params: Any) -> nn.Module:
         from peft import get_peft_model
         from peft.tuners.tuners_utils import BaseTunerLayer
 
-        from .common import freeze, require_trainable, resolve_targets, unfreeze_modules
+        from ._base import freeze, require_trainable, unfreeze_modules
+        from ._targets import resolve_targets
 
         if any(isinstance(m, BaseTunerLayer) for m in model.modules()):
             raise HarbenchError(f"method {self.name!r}: the model already carries peft adapters")
-        targets = resolve_targets(model, info, params["targets"], self.name, self.support)
+        targets = resolve_targets(model, info, params.targets, self.name, self.support)
         freeze(model)
         model = self.prepare(model, info, targets, params)
         peft_model = get_peft_model(model, self.config(info, targets, params))
@@ -163,7 +160,7 @@ class PeftMethod(Method):
 
         adapter = get_peft_model_state_dict(model)
         state = {PEFT_STATE + k: v.detach().clone() for k, v in adapter.items()}
-        from .common import running_statistics
+        from ._base import running_statistics
 
         base = model.base_model.model
         head = model_info(model).head
@@ -193,32 +190,3 @@ class PeftMethod(Method):
         if missing:
             raise HarbenchError(f"adapter state names unknown head entries: {sorted(missing)[:5]}")
         base.load_state_dict(plain, strict=False)
-
-
-class LoRA(PeftMethod):
-    name = "lora"
-    description = "LoRA (peft): low-rank update on targeted layers, merged for deployment"
-    version = "2"  # alpha defaults to 2 * r (was a fixed 16)
-    params = {
-        "r": rank_param(8),
-        "alpha": alpha_param(
-            "update scale numerator: alpha / r (alpha / sqrt(r) with rslora); "
-            "null: 2 * r (16 with rslora)"
-        ),
-        "dropout": dropout_param(),
-        "targets": targets_param(),
-        "rslora": Param(False, "rank-stabilised scaling alpha / sqrt(r)"),
-    }
-
-    def derive_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("rslora") and params.get("alpha") is None:
-            return {**params, "alpha": RSLORA_ALPHA}
-        return alpha_or_twice(params)
-
-    peft_config = "LoraConfig"
-    peft_fields = {"r": "r", "alpha": "lora_alpha", "dropout": "lora_dropout",
-                   "rslora": "use_rslora"}
-    peft_constants = {"bias": "none"}
-
-
-PLUGINS = (LoRA,)

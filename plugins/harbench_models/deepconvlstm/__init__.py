@@ -11,28 +11,34 @@ authors' logs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import ModelPlugin
-from harbench.settings import Param, defaults_of
+from harbench.settings import PluginParams, setting
 
 if TYPE_CHECKING:
     from torch import nn
 
 
+@dataclass(frozen=True)
+class DeepConvLSTMParams(PluginParams):
+    """DeepConvLSTM's parameters."""
+
+    filters: int = setting(64, "filters of every conv", min=1, max=4096)
+    kernel: int = setting(5, "temporal kernel length", min=1, max=255)
+    hidden: int = setting(128, "LSTM units", min=1, max=4096)
+    layers: int = setting(1, "LSTM layers", min=1, max=16)
+    dropout: float = setting(
+        0.5, "dropout probability before the LSTM", min=0, max=1, max_exclusive=True
+    )
+    batch_norm: bool = setting(False, "BatchNorm after each conv's ReLU")
+
+
 class DeepConvLSTM(ModelPlugin):
     name = "deepconvlstm"
     description = "DeepConvLSTM: four (5,1) convs (64 filters, stride 2 every second), LSTM 128"
-    params = {
-        "filters": Param(64, "filters of every conv", min=1, max=4096),
-        "kernel": Param(5, "temporal kernel length", min=1, max=255),
-        "hidden": Param(128, "LSTM units", min=1, max=4096),
-        "layers": Param(1, "LSTM layers", min=1, max=16),
-        "dropout": Param(0.5, "dropout probability before the LSTM", min=0, max=1,
-                         max_exclusive=True),
-        "batch_norm": Param(False, "BatchNorm after each conv's ReLU"),
-    }
-    defaults = defaults_of(params)
+    params = DeepConvLSTMParams
     head = "head"
     targets = {
         "adapter": ("conv",),
@@ -41,10 +47,10 @@ class DeepConvLSTM(ModelPlugin):
         "recurrent": ("lstm",),
     }
 
-    def build(self, *, channels: int, window: int, classes: int, **params) -> nn.Module:
-        from harbench_models.nets.deepconvlstm import DeepConvLSTMNet
+    def build(self, *, channels: int, window: int, classes: int, params: Any) -> nn.Module:
+        from .net import DeepConvLSTMNet
 
-        return DeepConvLSTMNet(channels, window, classes, **params)
+        return DeepConvLSTMNet(channels, window, classes, **params.to_dict())
 
 
 PLUGINS = (DeepConvLSTM,)

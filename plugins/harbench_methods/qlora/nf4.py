@@ -12,7 +12,8 @@ from torch import nn
 
 from harbench.contracts import HarbenchError
 
-from .common import fused_ancestor, in_head, set_submodule
+from .._base import in_head, set_submodule
+from .._targets import fused_ancestor
 
 BLOCKSIZE = 64
 

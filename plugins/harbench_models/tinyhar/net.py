@@ -7,7 +7,7 @@ from torch import nn
 
 from harbench.contracts import HarbenchError
 
-from .kernels import single_channel_temporal
+from .._kernels import single_channel_temporal
 
 STRIDES = (1, 2, 1, 2)
 

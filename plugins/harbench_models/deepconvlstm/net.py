@@ -7,8 +7,8 @@ from torch import nn
 
 from harbench.contracts import HarbenchError
 
-from .kernels import single_channel_temporal
-from .tinyhar import STRIDES, conv_length
+from .._kernels import single_channel_temporal
+from ..tinyhar.net import STRIDES, conv_length
 
 
 class ConvUnit(nn.Module):

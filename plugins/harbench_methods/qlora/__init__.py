@@ -20,6 +20,9 @@ layer dequantises the same way before its matmul; tests hold it to 1e-4 absolute
 not the original float model's: the NF4 rounding of the frozen weights is part of what was
 trained on. peft's own ``merge_and_unload`` would instead re-quantise the merged weight to 4 bits,
 rounding the update away.
+
+The NF4 code (torch, bitsandbytes, peft) is ``nf4.py`` beside this file, imported when the
+method runs. QLoRA takes LoRA's parameters (``alpha`` null: ``2 * r``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import ModelInfo
 
-from .lora import LoRA
-from .peft_family import LINEAR_ONLY
+from .._base import LINEAR_ONLY
+from ..lora import LoRA
 
 if TYPE_CHECKING:
     from torch import nn
@@ -43,7 +46,7 @@ class QLoRA(LoRA):
     needs = ("linear",)
 
     def prepare(
-        self, model: nn.Module, info: ModelInfo, targets: list[str], params: dict[str, Any]
+        self, model: nn.Module, info: ModelInfo, targets: list[str], params: Any
     ) -> nn.Module:
         import torch
 

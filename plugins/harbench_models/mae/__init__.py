@@ -29,10 +29,11 @@ it before fine-tuning.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import HarbenchError, ModelPlugin
-from harbench.settings import Param, defaults_of
+from harbench.settings import PluginParams, setting
 
 if TYPE_CHECKING:
     from torch import nn
@@ -64,30 +65,38 @@ def _size(params: dict[str, Any]) -> dict[str, int]:
     return sizes
 
 
-def _size_param(doc: str, most: int) -> Param:
-    return Param(None, f"{doc} (null: from the preset)", kind="int", min=1, max=most)
+def _size_field(doc: str, most: int) -> Any:
+    return setting(None, f"{doc} (null: from the preset)", kind="int", min=1, max=most)
+
+
+@dataclass(frozen=True)
+class MAEParams(PluginParams):
+    """MAE's parameters."""
+
+    preset: str = setting(
+        "small", "small (dim 64, depth 4, heads 4) | base (dim 256, depth 6, heads 8)",
+        choices=tuple(PRESETS),
+    )
+    dim: Any = _size_field("token width", 4096)
+    depth: Any = _size_field("encoder blocks", 64)
+    heads: Any = _size_field("attention heads", 64)
+    decoder_dim: Any = _size_field("pretraining decoder width", 4096)
+    decoder_depth: Any = _size_field("pretraining decoder blocks", 64)
+    patch: int = setting(10, "samples per patch (10 = 0.2 s at 50 Hz)", min=1, max=10_000)
+    fit: str = setting(
+        "crop", "window not a multiple of patch: crop the tail | pad it with zeros", choices=FITS
+    )
+    mlp_ratio: float = setting(4.0, "MLP hidden width / dim", min=0, min_exclusive=True, max=64)
+    dropout: float = setting(
+        0.0, "dropout probability after attention and MLP", min=0, max=1, max_exclusive=True
+    )
+    norm_target: bool = setting(False, "reconstruct per-patch-normalised patches, not raw ones")
 
 
 class MAE(ModelPlugin):
     name = "mae"
     description = "masked-autoencoder transformer over time patches (q/k/v/proj/fc1/fc2 Linears)"
-    params = {
-        "preset": Param("small", "small (dim 64, depth 4, heads 4) | base (dim 256, depth 6, "
-                        "heads 8)", choices=tuple(PRESETS)),
-        "dim": _size_param("token width", 4096),
-        "depth": _size_param("encoder blocks", 64),
-        "heads": _size_param("attention heads", 64),
-        "decoder_dim": _size_param("pretraining decoder width", 4096),
-        "decoder_depth": _size_param("pretraining decoder blocks", 64),
-        "patch": Param(10, "samples per patch (10 = 0.2 s at 50 Hz)", min=1, max=10_000),
-        "fit": Param("crop", "window not a multiple of patch: crop the tail | pad it with zeros",
-                     choices=FITS),
-        "mlp_ratio": Param(4.0, "MLP hidden width / dim", min=0, min_exclusive=True, max=64),
-        "dropout": Param(0.0, "dropout probability after attention and MLP", min=0, max=1,
-                         max_exclusive=True),
-        "norm_target": Param(False, "reconstruct per-patch-normalised patches, not raw ones"),
-    }
-    defaults = defaults_of(params)
+    params = MAEParams
     head = "head"
     targets = {
         "adapter": ("q", "v"),
@@ -97,8 +106,8 @@ class MAE(ModelPlugin):
         "conv": (),
     }
 
-    def build(self, *, channels: int, window: int, classes: int, **params) -> nn.Module:
-        params = {**self.defaults, **params}
+    def build(self, *, channels: int, window: int, classes: int, params: MAEParams) -> nn.Module:
+        params = params.to_dict()
         sizes = _size(params)
         patch, fit = params.pop("patch"), params.pop("fit")
         if not isinstance(patch, int) or patch < 1:
@@ -109,7 +118,7 @@ class MAE(ModelPlugin):
         if window < patch:
             raise HarbenchError(f"model 'mae': the window ({window} samples) is shorter than "
                                 f"one patch ({patch} samples)")
-        from harbench_models.nets.mae import MAENet
+        from .net import MAENet
 
         return MAENet(channels, window, classes, patch=patch, fit=fit, **sizes, **params)
 

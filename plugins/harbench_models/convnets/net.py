@@ -7,7 +7,7 @@ from torch import nn
 
 from harbench.contracts import HarbenchError
 
-from .kernels import max_pool_half
+from .._kernels import max_pool_half
 
 
 def _check(model: str, **values: int) -> None:

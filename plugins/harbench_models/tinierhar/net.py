@@ -7,7 +7,7 @@ from torch import nn
 
 from harbench.contracts import HarbenchError
 
-from .kernels import fast_enabled, max_pool_half, pointwise
+from .._kernels import fast_enabled, max_pool_half, pointwise
 
 KERNEL = 5
 TEMPORAL = ("gru", "lstm", "none")

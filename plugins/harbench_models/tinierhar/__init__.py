@@ -17,37 +17,46 @@ Ablation switches: ``residual`` (shortcuts on/off), ``separable`` (depthwise + p
 standard (5, 1) conv), ``temporal`` ("gru", "lstm", "none"), ``aggregation`` ("attention",
 "mean", "last").
 
-The network lives in ``harbench_models.nets.tinierhar`` (imported on build: this module stays
+The network lives in ``net.py`` beside this file (imported on build: this module stays
 free of torch). Its forward computes the 1x1 and depthwise convs with the exact fast kernels of
-``harbench_models.nets.kernels`` and pools before the ReLU (max and ReLU commute).
+``harbench_models._kernels`` and pools before the ReLU (max and ReLU commute).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from harbench.contracts import ModelPlugin
-from harbench.settings import Param, defaults_of
+from harbench.settings import PluginParams, setting
 
 if TYPE_CHECKING:
     from torch import nn
 
 
+@dataclass(frozen=True)
+class TinierHARParams(PluginParams):
+    """TinierHAR's parameters."""
+
+    filters: int = setting(4, "M: block 1 has M filters, blocks 2-6 have 2M", min=1, max=1024)
+    hidden: int = setting(16, "N: recurrent units per direction", min=1, max=4096)
+    dropout: float = setting(
+        0.3, "dropout probability before the recurrent layer", min=0, max=1, max_exclusive=True
+    )
+    residual: bool = setting(True, "shortcut connections")
+    separable: bool = setting(
+        True, "depthwise + pointwise, else one standard (5,1) conv per block"
+    )
+    temporal: str = setting("gru", "recurrent layer", choices=("gru", "lstm", "none"))
+    aggregation: str = setting(
+        "attention", "pooling over time", choices=("attention", "mean", "last")
+    )
+
+
 class TinierHAR(ModelPlugin):
     name = "tinierhar"
     description = "TinierHAR: residual depthwise-separable (5,1) convs, BiGRU, attention pooling"
-    params = {
-        "filters": Param(4, "M: block 1 has M filters, blocks 2-6 have 2M", min=1, max=1024),
-        "hidden": Param(16, "N: recurrent units per direction", min=1, max=4096),
-        "dropout": Param(0.3, "dropout probability before the recurrent layer", min=0, max=1,
-                         max_exclusive=True),
-        "residual": Param(True, "shortcut connections"),
-        "separable": Param(True, "depthwise + pointwise, else one standard (5,1) conv per block"),
-        "temporal": Param("gru", "recurrent layer", choices=("gru", "lstm", "none")),
-        "aggregation": Param("attention", "pooling over time",
-                             choices=("attention", "mean", "last")),
-    }
-    defaults = defaults_of(params)
+    params = TinierHARParams
     head = "head"
     # Depthwise (grouped) convs are left out of every family: peft's conv LoRA needs the rank to be
     # divisible by the groups and cannot merge them, and a kernel [C, 1, 5, 1] has no input side
@@ -60,10 +69,10 @@ class TinierHAR(ModelPlugin):
         "recurrent": ("temporal",),
     }
 
-    def build(self, *, channels: int, window: int, classes: int, **params) -> nn.Module:
-        from harbench_models.nets.tinierhar import TinierHARNet
+    def build(self, *, channels: int, window: int, classes: int, params: Any) -> nn.Module:
+        from .net import TinierHARNet
 
-        return TinierHARNet(channels, window, classes, **params)
+        return TinierHARNet(channels, window, classes, **params.to_dict())
 
 
 PLUGINS = (TinierHAR,)
