@@ -12,19 +12,9 @@ from harbench import cli, coordinator, suite
 from harbench.artifacts import rebuild
 from harbench.artifacts.request import ENV, folder_for
 from harbench.store import Store
+from tests.deploy.conftest import DEMO
 
-SUITE = """
-name: kept
-defaults:
-  training: {epochs: 2, batch_size: 32, patience: 2}
-  artifacts: {adapter: true, merged: true, onnx: true}
-matrix:
-  datasets: [synthetic]
-  models: [{convnet1d: {width: 8, depth: 2}}]
-  methods: [{lora: {r: 2}}, lora_edge]
-  seeds: [0]
-  folds: [0]
-"""
+SUITE = DEMO  # the shared demo suite (conftest): LoRA and LoRA-Edge, every artefact kept
 
 
 @pytest.fixture(scope="module")
