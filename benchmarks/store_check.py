@@ -29,8 +29,10 @@ def build(path: Path, runs: int) -> None:
         "FROM range(?) t(i)", [runs])
     con.execute("INSERT INTO metrics SELECT 'run' || i, 'metric' || j, random() "
                 "FROM range(?) a(i), range(40) b(j)", [runs])
-    con.execute("INSERT INTO curves SELECT 'run' || i, 'train', j, random(), random(), random(), "
-                "0.001, 0.5 FROM range(?) a(i), range(30) b(j)", [runs])
+    con.execute("INSERT INTO curves (run_id, stage, epoch, train_loss, val_loss, val_f1, lr, "
+                "seconds, steps, samples) SELECT 'run' || i, 'train', j, random(), random(), "
+                "random(), 0.001, 0.5, 10 * (j + 1), 640 * (j + 1) "
+                "FROM range(?) a(i), range(30) b(j)", [runs])
     con.close()
 
 
