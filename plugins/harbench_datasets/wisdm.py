@@ -160,7 +160,7 @@ class Wisdm(DatasetPlugin):
     licence = "WISDM Lab terms: free for research use, cite the paper"
     source_url = "https://www.cis.fordham.edu/wisdm/dataset.php"
     archive_urls = ("https://www.cis.fordham.edu/wisdm/includes/datasets/latest/WISDM_ar_latest.tar.gz",)
-    loader_version = "2"  # 2: subject subsets
+    loader_version = "3"  # 2: subject subsets; 3: values beyond float32 skipped like NaN rows
 
     last_load_report: WisdmLoadReport | None = None
 

@@ -13,7 +13,9 @@ class WindowKFold(ProtocolPlugin):
     description = "k contiguous blocks of windows (single-subject datasets)"
     # 2: a single subject's validation windows are the last part of each class, one window apart
     # from the training windows (harbench.data.protocols.validation_split)
-    version = "2"
+    # 3: validation windows that share a sample with a training window are dropped (before, the
+    # training windows were), and every class keeps at least one training window
+    version = "3"
     params = {"k": Param(5, "number of blocks (folds)", min=2)}
 
     def fold_count(self, dataset: DatasetPlugin, params: dict[str, Any]) -> int:
