@@ -424,11 +424,7 @@ class HeapPeak:
             self.peak_bytes = max(self.peak_bytes, self._read())
         return self
 
-    @property
-    def extra_bytes(self) -> int | None:
-        if self.baseline_bytes is None or self.peak_bytes is None:
-            return None
-        return max(0, self.peak_bytes - self.baseline_bytes)
+    extra_bytes = TrainingPeak.extra_bytes  # the same rule: peak over baseline, None unmeasured
 
 
 @contextmanager
