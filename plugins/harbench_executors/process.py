@@ -65,6 +65,8 @@ def _work(conn, parent_pid: int, with_events: bool) -> None:
         except (EOFError, OSError):  # the coordinator is done with this worker
             return
         try:
+            # trusted: the bytes come over this worker's own anonymous pipe, whose other end is
+            # held only by the coordinator that pickled them (as multiprocessing itself does)
             fn, spec = pickle.loads(task)
             outcome: tuple[str, Any] = ("ok", call(fn, spec, emit))
         except BaseException as exc:  # reported to the coordinator, which records the run as failed
