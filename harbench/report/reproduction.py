@@ -86,7 +86,8 @@ class Claim:
     is (low, high)), 'within' (absolute difference <= ``tolerance``) or 'none' (a baseline row
     harbench adds, such as no adaptation: ``published`` is None and the verdict "no claim").
     ``exact``: the measure does not vary by chance (parameter counts), so its interval is the
-    range over units and it needs no minimum number of units. ``proxy``: how harbench's measure differs from the paper's.
+    range over units and it needs no minimum number of units. ``proxy``: how harbench's
+    measure differs from the paper's.
     """
 
     paper: str
