@@ -215,3 +215,18 @@ def test_fit_with_nothing_to_train_runs_no_epoch():
     result = fit(model, (X, y), (X, y), TrainConfig.from_dict({"epochs": 3}), n_classes=2)
     assert result.curves == [] and result.best_epoch == 0
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_method_must_say_whether_it_trains():
+    from types import SimpleNamespace
+
+    from harbench.contracts import HarbenchError
+    from harbench.runner import check_trainable
+
+    model = api.build_model("convnet1d", channels=3, window=16, classes=2, width=4, depth=1)
+    with pytest.raises(HarbenchError, match="'none' declares trains = False but left"):
+        check_trainable(SimpleNamespace(method="none"), model)
+    model.requires_grad_(False)
+    with pytest.raises(HarbenchError, match="'full' left no trainable parameter"):
+        check_trainable(SimpleNamespace(method="full"), model)
+    check_trainable(SimpleNamespace(method="adabn"), model)  # nothing trainable: as declared

@@ -49,6 +49,7 @@ def test_the_twin_runs_none_and_adabn_stores_forgetting_and_reports_them(tmp_pat
         assert {"forgetting", "forget_source_macro_f1", "forget_adapted_macro_f1",
                 "source_macro_f1"} <= set(run.metrics), run.method
     by_method = {r.method: r.metrics for r in runs}
+    by_id = {r.method: r.run_id for r in runs}
     assert by_method["none"]["forgetting"] == 0.0
     assert by_method["none"]["macro_f1"] == by_method["none"]["source_macro_f1"]
 
@@ -59,6 +60,14 @@ def test_the_twin_runs_none_and_adabn_stores_forgetting_and_reports_them(tmp_pat
     assert all(row["source_macro_f1"] is not None and row["forgetting"] is not None
                for row in rows.values())
     assert rows["none"]["forgetting"] == 0.0
+
+    shown = run_cli(["show", by_id["none"], "--db", str(db)], env=env, cwd=REPO)
+    assert shown.returncode == 0 and "forgetting" in shown.stdout, shown.stderr
+    from harbench.report import html
+
+    with Store(db, read_only=True) as store:
+        page = html.render(store, twin["name"])
+    assert "<th" in page and ">forgetting<" in page and ">source_macro_f1<" in page
 
     repro = run_cli(["report", "repro", "--db", str(db), "--format", "json"], env=env, cwd=REPO)
     assert repro.returncode == 0, repro.stderr
