@@ -208,10 +208,12 @@ class Setup:
     held_out: Any = None  # held-out source windows (tensors) scored for forgetting, if any
 
 
-def load_pretrained(spec: RunSpec, model, data: Any, t: Tensors, setup: Setup) -> None:
+def load_pretrained(spec: RunSpec, model, data: Any, t: Tensors, setup: Setup,
+                    device: torch.device | None = None) -> None:
     """Load the stage's checkpoint into ``model`` (training it on a miss); with its head kept,
     score the source model as is on the target's test part and on the held-out source subjects
-    (:mod:`harbench.forgetting`)."""
+    (:mod:`harbench.forgetting`), on the run's ``device`` like the adapted model (so a method
+    that changes nothing scores exactly the same before and after)."""
     if spec.pretrain is None:
         return
     loaded = setup.loaded = pretrain.for_run(spec, model, data)
@@ -219,11 +221,23 @@ def load_pretrained(spec: RunSpec, model, data: Any, t: Tensors, setup: Setup) -
     if not loaded.cached:
         setup.metrics["pretrain_seconds"] = loaded.train_seconds
     if loaded.head_kept:
-        before = evaluate(model, *t.test, t.classes, phase="source model on test")
+        source = _on_device(model, device)
+        before = evaluate(source, *t.test, t.classes, phase="source model on test")
         setup.metrics["source_macro_f1"] = before["macro_f1"]
         setup.metrics["source_accuracy"] = before["accuracy"]
         setup.held_out = forgetting.held_out_part(data)
-        setup.metrics.update(forgetting.source_score(model, setup.held_out, t.classes))
+        setup.metrics.update(forgetting.source_score(source, setup.held_out, t.classes))
+
+
+def _on_device(model, device: torch.device | None):
+    """``model`` itself when it is on ``device`` (or no device is given), else a copy there."""
+    from harbench.train import model_device
+
+    if device is None or model_device(model) == device:
+        return model
+    import copy
+
+    return copy.deepcopy(model).to(device)
 
 
 def adapt(spec: RunSpec, model, device: torch.device, setup: Setup):
@@ -373,7 +387,7 @@ def _execute(
     model = build(spec, t)
     counts = {"base": count(model, t)}
     setup = Setup()
-    load_pretrained(spec, model, data, t, setup)
+    load_pretrained(spec, model, data, t, setup, device)
     model, policy = adapt(spec, model, device, setup)
     counts["adapted"] = count(model, t)
     bn_frozen = policy == "frozen"
