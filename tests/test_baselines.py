@@ -61,6 +61,7 @@ def test_every_subject_adaptation_run_stores_forgetting(results):
         assert m["forgetting"] == pytest.approx(
             (m["forget_source_macro_f1"] - m["forget_adapted_macro_f1"]) * 100)
         assert got.details["forget_subjects"] == [29, 30]  # the highest non-target subjects
+        assert got.details["forget_rule"].startswith("the 2 highest-numbered subjects")
     # the source model is one and the same for every method of the fold
     assert len({r.metrics["forget_source_macro_f1"] for r in results.values()}) == 1
     assert results["adabn"].metrics["trainable_params"] == 0

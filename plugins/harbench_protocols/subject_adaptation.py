@@ -31,6 +31,9 @@ from harbench.settings import Param
 
 from .common import check_subjects
 
+FORGET_RULE = ("the {n} highest-numbered subjects that are no target (then the highest other "
+               "targets, never the fold's own), kept out of pretraining and the z-score")
+
 
 class SubjectAdaptation(ProtocolPlugin):
     name = "subject_adaptation"
@@ -127,7 +130,7 @@ class SubjectAdaptation(ProtocolPlugin):
                     f"window for target {target}; lower forget_subjects (0 disables it)"
                 )
             notes = {"unsplit_classes": [windows.classes[c] for c in unsplit],
-                     "forget_subjects": held}
+                     "forget_subjects": held, "forget_rule": FORGET_RULE.format(n=forget)}
             folds.append(Fold(f"{i}:{target}", adapt, test, source=source,
                               min_per_class=min_per_class, notes=notes,
                               held_out=np.flatnonzero(is_held)))
