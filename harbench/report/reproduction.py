@@ -601,7 +601,9 @@ def markdown(rows: list[ClaimRow]) -> str:
            "the smallest difference the row can resolve (one test window's worth of macro-F1 "
            "or the interval's width); the verdict compares the interval with the published "
            "figure and its tolerance and is *inconclusive* below 5 units or when the claim is "
-           "narrower than the resolution. `proxy` says where harbench's measure is not the "
+           "narrower than the resolution; rows harbench adds without a published figure (the "
+           "source model, the gaps to no adaptation and to BatchNorm statistics alone, "
+           "forgetting) say *no claim*. `proxy` says where harbench's measure is not the "
            "paper's. Published numbers: the papers' abstracts and whar-arena's table (see "
            "REFERENCES); conventions: docs/statistics.md.", ""]
     for paper in dict.fromkeys(r.paper for r in rows):
