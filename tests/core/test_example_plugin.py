@@ -48,7 +48,7 @@ def test_example_plugin_installs_registers_and_runs_in_a_suite(tmp_path):
             "--no-build-isolation",
             "--target",
             str(site),
-            str(REPO / "examples" / "harbench-plugin-example"),
+            str(REPO / "harbench" / "plugin_example"),
         ],
         capture_output=True,
         text=True,
