@@ -1,8 +1,9 @@
 """``harbench new-plugin NAME``: write a plugin package skeleton that passes harbench.testing.
 
 The skeleton is rendered from the example plugin (``harbench/plugin_example/``, the one copy,
-shipped in the wheel as package data so that an installed harbench renders it too; it is a
-template, registered nowhere): its files with the example's names replaced by the new plugin's.
+shipped in harbench's wheel (pyproject's ``[tool.setuptools]`` tables) so that an installed
+harbench renders it too; it is a template, registered nowhere): its files with the example's
+names replaced by the new plugin's.
 The package registers one dataset (a CSV file), one backbone and one adaptation method through
 the ``harbench`` entry-point group, and ships tests that call :mod:`harbench.testing`.
 """
@@ -20,7 +21,7 @@ from harbench.contracts import HarbenchError
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-EXAMPLE_FOLDER = "plugin_example"  # in the harbench package: [tool.setuptools.package-data]
+EXAMPLE_FOLDER = "plugin_example"  # a folder of the harbench package
 EXAMPLE_PACKAGE = "harbench_example"
 # the files of the example that make the skeleton (paths relative to example())
 FILES = (

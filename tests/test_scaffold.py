@@ -103,6 +103,10 @@ def test_new_plugin_renders_from_an_installed_wheel(tmp_path):
         shutil.copytree(REPO / part, source / part, ignore=junk)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
+    # what `pip install harbench/plugin_example` leaves in place must not ship
+    leftover = source / "harbench" / EXAMPLE_FOLDER / "build" / "lib" / "harbench_example"
+    leftover.mkdir(parents=True)
+    (leftover / "dataset.py").write_text("")
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
          "-w", str(tmp_path / "dist"), str(source)],
