@@ -361,6 +361,14 @@ def test_a_stage_with_its_own_seed_is_shared_by_the_run_seeds(monkeypatch):
     a, b = specs(stage.format(7), model=TINY, seeds="0, 1")
     assert pt.stage_key(a) != pt.stage_key(b)
 
+    # a protocol that claims a source part but cuts a fold without one is refused, not shared
+    from harbench import plugins
+
+    monkeypatch.setattr(type(plugins.get("protocols", "subject_groups")), "source_part", True)
+    assert pt.stage_key(a) == pt.stage_key(b)
+    with pytest.raises(HarbenchError, match="declares source_part = True but its fold"):
+        pt.ensure_stage(a)
+
 
 def test_supervised_on_other_datasets_pools_class_names_and_recreates_the_head(monkeypatch):
     from harbench.runner import prepare

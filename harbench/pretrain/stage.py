@@ -167,6 +167,13 @@ def _stage(spec: Any, data: Any, run_model: nn.Module | None) -> tuple[Pretraine
 
     ident = identity(spec)
     stage = dict(spec.pretrain or {})
+    source = getattr(data.fold, "source", None)
+    if stage.get("seed") is not None and _source_part(spec) and (source is None or not len(source)):
+        raise HarbenchError(
+            f"protocol {spec.protocol.get('name')!r} declares source_part = True but its fold "
+            f"{data.fold.name!r} has no source windows: the run seeds would share a stage trained "
+            "on one seed's training part (fix the protocol, or drop source_part)"
+        )
     if ident["objective"] != "supervised" and run_model is not None:
         _loss_fn(run_model, ident["objective"])  # fail early, naming the model
     _, window, channels = np.asarray(data.windows.X[:1]).shape
