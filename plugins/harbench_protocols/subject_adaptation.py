@@ -27,6 +27,7 @@ class SubjectAdaptation(ProtocolPlugin):
     name = "subject_adaptation"
     description = "a source model (other subjects) adapted to each target subject's first data"
     version = "2"  # 2: min_per_class, unsplit classes test only, validation keeps training windows
+    source_part = True  # every fold's source: the other subjects
     params = {
         "targets": Param(None, "target subjects, one fold each; null = every subject", kind="list"),
         "adapt_fraction": Param(
