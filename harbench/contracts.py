@@ -408,6 +408,11 @@ class ProtocolPlugin(ABC):
     description: ClassVar[str] = ""
     version: ClassVar[str] = "1"  # bump when the folds folds() makes change
     params: ClassVar[dict[str, Any]] = {}
+    # True when every fold folds() makes has a non-empty ``source`` part: a pretraining stage
+    # then trains on windows no run seed shapes, so a stage with its own seed is shared by the
+    # run seeds. False (default): the stage trains on the run's training part, whose validation
+    # carve follows the run's seed, so each run seed has its own stage.
+    source_part: ClassVar[bool] = False
 
     def bind(self, dataset: DatasetPlugin, params: dict[str, Any]) -> dict[str, Any]:
         """``params`` completed for ``dataset``; raise HarbenchError when they cannot apply."""

@@ -1,22 +1,29 @@
 """``harbench new-plugin NAME``: write a plugin package skeleton that passes harbench.testing.
 
-The skeleton is rendered from the example plugin (``examples/harbench-plugin-example``, the one
-copy): its files with the example's names replaced by the new plugin's. The package registers
-one dataset (a CSV file), one backbone and one adaptation method through the ``harbench``
-entry-point group, and ships tests that call :mod:`harbench.testing`.
+The skeleton is rendered from the example plugin (``harbench/plugin_example/``, the one copy,
+shipped in harbench's wheel (pyproject's ``[tool.setuptools]`` tables) so that an installed
+harbench renders it too; it is a template, registered nowhere): its files with the example's
+names replaced by the new plugin's.
+The package registers one dataset (a CSV file), one backbone and one adaptation method through
+the ``harbench`` entry-point group, and ships tests that call :mod:`harbench.testing`.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harbench.contracts import HarbenchError
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "harbench-plugin-example"
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+EXAMPLE_FOLDER = "plugin_example"  # a folder of the harbench package
 EXAMPLE_PACKAGE = "harbench_example"
-# the files of the example that make the skeleton (paths relative to EXAMPLE)
+# the files of the example that make the skeleton (paths relative to example())
 FILES = (
     "pyproject.toml",
     "README.md",
@@ -27,6 +34,11 @@ FILES = (
     f"{EXAMPLE_PACKAGE}/method.py",
     "tests/test_plugin.py",
 )
+
+
+def example() -> Traversable:
+    """The example plugin's folder: in the source tree, or in the installed package."""
+    return resources.files("harbench") / EXAMPLE_FOLDER
 
 
 def renames(slug: str) -> list[tuple[str, str]]:
@@ -68,15 +80,22 @@ def write_plugin(name: str, dest: Path) -> list[Path]:
     slug = package_name(name)
     if dest.exists() and any(dest.iterdir()):
         raise HarbenchError(f"{dest} exists and is not empty: choose another folder (-o)")
-    if not EXAMPLE.is_dir():
+    source = example()
+    missing = [rel for rel in FILES if not _file(source, rel).is_file()]
+    if missing:
         raise HarbenchError(
-            f"the example plugin {EXAMPLE} is missing: `harbench new-plugin` renders from it, so "
-            "run it from a harbench source checkout (pip install -e .)"
+            f"the example plugin in {source} lacks {', '.join(missing)}: this harbench install is "
+            "incomplete (reinstall it); `harbench new-plugin` renders from those files"
         )
     written = []
     for rel in FILES:
         path = dest / render(rel, slug)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render((EXAMPLE / rel).read_text(), slug))
+        path.write_text(render(_file(source, rel).read_text(encoding="utf-8"), slug),
+                        encoding="utf-8")
         written.append(path)
     return written
+
+
+def _file(folder: Traversable, rel: str) -> Traversable:
+    return folder.joinpath(*rel.split("/"))

@@ -319,9 +319,10 @@ def check_protocol(
 
     Checks: declared ``params`` are Param values; ``bind`` returns a mapping; ``fold_count``
     equals the number of folds (when the windows cover the dataset's subjects); every fold has
-    a name and test windows, indices in range, train, test and ``source`` pairwise disjoint,
-    and cutting twice gives the same folds; ``pools`` over ``suite_datasets`` (default: the
-    dataset and ``synthetic``) names only those datasets and never the held-out one, and
+    a name and test windows (and source windows when it declares ``source_part``), indices in
+    range, train, test and ``source`` pairwise disjoint, and cutting twice gives the same
+    folds; ``pools`` over ``suite_datasets`` (default: the dataset and ``synthetic``) names
+    only those datasets and never the held-out one, and
     ``check_suite`` accepts them with a pretraining stage or refuses with a HarbenchError.
     """
     import numpy as np
@@ -365,6 +366,9 @@ def check_protocol(
                 _fail(f"protocol {name!r}: fold {fold.name!r} {part} indexes outside 0..{n - 1}")
         if len(fold.test) == 0:
             _fail(f"protocol {name!r}: fold {fold.name!r} has no test window")
+        if getattr(plugin, "source_part", False) and len(parts.get("source", ())) == 0:
+            _fail(f"protocol {name!r} declares source_part = True but fold {fold.name!r} has "
+                  "no source windows")
         names = list(parts)
         for a in range(len(names)):
             for b in range(a + 1, len(names)):

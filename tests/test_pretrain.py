@@ -320,6 +320,56 @@ def test_pretraining_seed_follows_the_run_unless_the_stage_sets_one():
     assert pt.stage_key(follow[0]) != pt.stage_key(follow[1])
 
 
+def adaptation_specs(pretrain: str, seeds: str) -> list:
+    """Specs of MAE_SUITE under subject_adaptation (target subject 2: one fold)."""
+    from harbench import suite
+
+    text = MAE_SUITE.replace("{{name: subject_groups, groups: 3}}",
+                             "{{name: subject_adaptation, targets: [2]}}")
+    loaded = suite.loads(text.format(pretrain=pretrain, model=TINY, seeds=seeds, folds="0"))
+    plan = loaded.expand() if hasattr(loaded, "expand") else loaded.specs
+    return list(getattr(plan, "specs", plan))
+
+
+def test_a_stage_with_its_own_seed_is_shared_by_the_run_seeds(monkeypatch):
+    """subject_adaptation's stage trains on the source subjects, which no run seed shapes: with
+    ``pretrain.seed`` both run seeds load one checkpoint; without it each has its own."""
+    from harbench import coordinator
+    from harbench.runner import run_one
+
+    seen = _capture_supervised(monkeypatch)
+    stage = "{{objective: supervised, epochs: 1, batch_size: 32, lr: 0.005, seed: {}}}"
+    def checkpoints() -> set:
+        folder = pt.default_dir()
+        return {p.name for p in folder.iterdir() if p.is_dir()} if folder.is_dir() else set()
+
+    for stage_seed, stages in (("7", 1), ("null", 2)):
+        a, b = adaptation_specs(stage.format(stage_seed), seeds="0, 1")
+        assert (a.seed, b.seed) == (0, 1)
+        assert len(coordinator.plan([a, b]).stages) == stages
+        trained, stored = len(seen), checkpoints()
+        results = [run_one(spec) for spec in (a, b)]
+        assert all(r.status == "ok" for r in results), [r.error for r in results]
+        assert len(seen) - trained == stages  # stage trainings
+        keys = {r.details["pretrain_key"] for r in results}
+        assert len(keys) == stages and checkpoints() - stored == keys
+    # without a stage seed the key's data still name the run's validation split, as before
+    assert pt.identity(b)["data"]["validation"] == {"val_fraction": b.training.get("val_fraction"),
+                                                    "seed": 1}
+    # where the stage trains on the run's training part (no source part), the validation carve
+    # follows the run seed, so even a stage with its own seed is one per run seed
+    a, b = specs(stage.format(7), model=TINY, seeds="0, 1")
+    assert pt.stage_key(a) != pt.stage_key(b)
+
+    # a protocol that claims a source part but cuts a fold without one is refused, not shared
+    from harbench import plugins
+
+    monkeypatch.setattr(type(plugins.get("protocols", "subject_groups")), "source_part", True)
+    assert pt.stage_key(a) == pt.stage_key(b)
+    with pytest.raises(HarbenchError, match="declares source_part = True but its fold"):
+        pt.ensure_stage(a)
+
+
 def test_supervised_on_other_datasets_pools_class_names_and_recreates_the_head(monkeypatch):
     from harbench.runner import prepare
 

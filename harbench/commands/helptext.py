@@ -45,6 +45,7 @@ EXAMPLES = {
     "export": "harbench export -o results/runs.csv\n"
               "harbench export --format jsonl --suite quick -o quick.jsonl\n"
               "harbench export --format markdown -o leaderboard.md\n"
+              "harbench export --format snapshot --suite repro-lora-edge-hapt -o results/repro\n"
               "harbench export --to mlflow --tracking-uri mlruns/",
     "show": "harbench show 3f9c2a\n"
             "harbench show 3f9c2a --format json",

@@ -23,6 +23,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--suite", help="html: only this suite's runs")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="repro: print the claims as a table or as JSON")
+    parser.add_argument("--from", dest="snapshot", metavar="FOLDER",
+                        help="repro: recompute the rows from a snapshot folder (`harbench export "
+                        "--format snapshot`) instead of a store")
     parser.add_argument("--db")
     parser.set_defaults(handler=cmd_report)
 
@@ -46,8 +49,12 @@ def _repro(console, args: argparse.Namespace) -> int:
 
     from harbench.report.reproduction import markdown, reproduction
 
-    with Store(args.db, read_only=True) as store:
-        rows = reproduction(store)
+    if args.snapshot:
+        rows, provenance = _from_snapshot(Path(args.snapshot))
+    else:
+        with Store(args.db, read_only=True) as store:
+            rows = reproduction(store)
+        provenance = ""
     if args.format == "json":
         import json
         from dataclasses import asdict
@@ -57,7 +64,7 @@ def _repro(console, args: argparse.Namespace) -> int:
     if args.output:
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(markdown(rows), encoding="utf-8")
+        path.write_text(markdown(rows, provenance), encoding="utf-8")
         console.print(f"wrote {path}")
         return 0
     if not rows:
@@ -76,3 +83,21 @@ def _repro(console, args: argparse.Namespace) -> int:
                       r.interval or "-", f"{r.n_units} ({r.seeds})", r.verdict, why)
     console.print(table)
     return 0
+
+
+def _from_snapshot(folder: Path) -> tuple[list, str]:
+    """The reproduction rows of a snapshot folder (loaded into a temporary store) and the
+    markdown paragraph that says where they come from."""
+    import tempfile
+
+    from harbench import snapshot
+    from harbench.report.reproduction import provenance, reproduction
+
+    with tempfile.TemporaryDirectory(prefix="harbench-snapshot-") as tmp:
+        store = snapshot.load(folder, Path(tmp) / "snapshot.duckdb")
+        try:
+            rows = reproduction(store)
+            text = provenance(store, snapshot.read_manifest(folder), folder)
+        finally:
+            store.close()
+    return rows, text

@@ -12,7 +12,7 @@ from harbench.contracts import HarbenchError
 from harbench.store import Store
 
 QUERY_FORMATS = ("table", "tsv", "csv", "json")
-EXPORT_FORMATS = ("csv", "jsonl", "parquet", "markdown")  # harbench.report.exports checks them
+EXPORT_FORMATS = ("csv", "jsonl", "parquet", "markdown", "snapshot")  # exports checks the first 4
 
 if TYPE_CHECKING:  # the report package is imported on use: the CLI starts fast
     from rich.console import Console
@@ -70,14 +70,19 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     query.set_defaults(handler=cmd_query)
 
     export = subparsers.add_parser(
-        "export", help="write results as csv, jsonl, parquet or markdown",
+        "export", help="write results as csv, jsonl, parquet, markdown or a snapshot",
         description="One row per run: its identity, one column per configuration key (e.g. "
-        "method_params.r, training.lr) and one per metric; markdown writes the leaderboard.")
+        "method_params.r, training.lr) and one per metric; markdown writes the leaderboard; "
+        "snapshot writes a folder of parquet tables (runs, metrics, curves, details, trials) "
+        "with a checksummed manifest, from which `harbench report repro --from FOLDER` "
+        "recomputes the reproduction rows.")
     export.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
-                        help="csv (default), jsonl (one JSON object per line), parquet, or "
-                        "markdown (the leaderboard)")
-    export.add_argument("--output", "-o", help="output file (default results/harbench.<ext>)")
-    export.add_argument("--suite")
+                        help="csv (default), jsonl (one JSON object per line), parquet, "
+                        "markdown (the leaderboard), or snapshot (a folder; needs --suite)")
+    export.add_argument("--output", "-o", help="output file (default results/harbench.<ext>; "
+                        "snapshot: a folder, default results/snapshot)")
+    export.add_argument("--suite", action="append",
+                        help="only this suite's runs (snapshot: repeat for several)")
     export.add_argument("--db")
     export.add_argument("--to", choices=("file", "mlflow"), default="file",
                         help="mlflow: log every run to an MLflow tracking store instead of a file")
@@ -228,10 +233,26 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.to == "mlflow":
         return export_mlflow(args)
+    if args.format == "snapshot":
+        return export_snapshot(args)
+    if args.suite and len(args.suite) > 1:
+        raise HarbenchError("--suite names one suite (several only with --format snapshot)")
     output = Path(args.output or f"results/harbench.{EXTENSIONS[args.format]}")
     with Store(args.db, read_only=True) as store:
-        report.export(store, args.format, output, suite=args.suite)
+        report.export(store, args.format, output, suite=(args.suite or [None])[0])
     console().print(f"wrote {escaped(output)}")
+    return 0
+
+
+def export_snapshot(args: argparse.Namespace) -> int:
+    from harbench import snapshot
+    from harbench.report.terminal import console, escaped
+
+    folder = Path(args.output or "results/snapshot")
+    with Store(args.db, read_only=True) as store:
+        manifest = snapshot.write(store, args.suite or [], folder)
+    rows = manifest["tables"]["runs"]["rows"]
+    console().print(f"wrote {escaped(folder)}: {rows} runs of {len(manifest['suites'])} suites")
     return 0
 
 

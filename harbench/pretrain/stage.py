@@ -37,7 +37,8 @@ def _describe_data(stage: dict[str, Any], spec: Any) -> dict[str, Any]:
     """What the pretraining data are, for the checkpoint key, from the spec alone (no window
     is loaded): the windows of the run's source part follow from the dataset's raw files, the
     window and protocol settings, the fold, the validation split carved from its training part
-    (``val_fraction`` and the run's seed), the dataset and protocol versions and the core code
+    (``val_fraction`` and the run's seed; left out where the protocol's source part is the data
+    and the stage has its own seed), the dataset and protocol versions and the core code
     that makes windows and folds (``harbench.codeprint.core``)."""
     from harbench import codeprint, plugins
 
@@ -54,6 +55,12 @@ def _describe_data(stage: dict[str, Any], spec: Any) -> dict[str, Any]:
         "versions": {k: versions.get(k) for k in ("dataset", "protocol")},
         "code": codeprint.core(),
     }
+    if stage.get("seed") is not None and _source_part(spec):
+        # the source part is the protocol's, untouched by the run's validation carve: with the
+        # stage's own seed nothing of the run seed shapes the stage, so the run seeds share it.
+        # (Without a stage seed the run's seed keys the stage anyway; the entry stays, and so
+        # do the keys of existing checkpoints.)
+        del own["validation"]
     datasets = stage.get("datasets")
     if not datasets:
         return own
@@ -63,6 +70,15 @@ def _describe_data(stage: dict[str, Any], spec: Any) -> dict[str, Any]:
               "loader_version": plugins.get("datasets", name).loader_version}
         for name in datasets
     ]}
+
+
+def _source_part(spec: Any) -> bool:
+    """Whether the run's protocol gives every fold a source part (``ProtocolPlugin.source_part``):
+    the windows a stage trains on then follow from the fold alone, not from the run's seed."""
+    from harbench import plugins
+
+    name = (spec.protocol or {}).get("name")
+    return name is not None and bool(getattr(plugins.get("protocols", name), "source_part", False))
 
 
 def _subject_list(data: Any) -> list[int]:
@@ -151,6 +167,13 @@ def _stage(spec: Any, data: Any, run_model: nn.Module | None) -> tuple[Pretraine
 
     ident = identity(spec)
     stage = dict(spec.pretrain or {})
+    source = getattr(data.fold, "source", None)
+    if stage.get("seed") is not None and _source_part(spec) and (source is None or not len(source)):
+        raise HarbenchError(
+            f"protocol {spec.protocol.get('name')!r} declares source_part = True but its fold "
+            f"{data.fold.name!r} has no source windows: the run seeds would share a stage trained "
+            "on one seed's training part (fix the protocol, or drop source_part)"
+        )
     if ident["objective"] != "supervised" and run_model is not None:
         _loss_fn(run_model, ident["objective"])  # fail early, naming the model
     _, window, channels = np.asarray(data.windows.X[:1]).shape

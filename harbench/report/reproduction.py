@@ -588,8 +588,38 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(rows: list[ClaimRow]) -> str:
-    """The reproduction table as markdown, one section per paper."""
+def provenance(store: Store, manifest: dict[str, Any], folder: Any) -> str:
+    """Where the rows come from: the snapshot, the commit that exported it, how many runs that
+    commit's code computed, and per suite its runs, span of time and devices."""
+    total = manifest["tables"]["runs"]["rows"]
+    same = manifest.get("runs_computed_by_this_code")
+    commit = manifest.get("exported_by_commit") or "unknown"
+    lines = [f"Rows recomputed by `harbench report repro --from {folder}` from the snapshot "
+             f"exported at {manifest.get('exported_at')} by commit `{commit}` "
+             f"({total} runs). Code: {same} of {total} runs carry the code fingerprint of that "
+             "commit's code (harbench.codeprint: the result-computing code, comments and "
+             "docstrings aside), i.e. were computed by code that means the same.", "",
+             "| suite | runs ok | failed | first run started (UTC) | last run finished (UTC) | "
+             "span | devices | harbench |", "|---|---|---|---|---|---|---|---|"]
+    _, found = store.query(
+        "SELECT s.suite, count(*) FILTER (WHERE r.status = 'ok'), "
+        "count(*) FILTER (WHERE r.status <> 'ok'), min(r.started_at), max(r.finished_at), "
+        "string_agg(DISTINCT r.device, ', '), string_agg(DISTINCT r.harbench_version, ', ') "
+        "FROM suite_runs s JOIN runs r USING (run_id) GROUP BY 1 ORDER BY 1")
+    for suite, ok, failed, first, last, devices, versions in found:
+        span = ""
+        if first is not None and last is not None:
+            minutes = (last - first).total_seconds() / 60
+            span = f"{minutes:.0f} min"
+        cells = [suite, str(ok), str(failed), str(first or "-")[:19], str(last or "-")[:19],
+                 span or "-", devices or "-", versions or "-"]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(rows: list[ClaimRow], provenance: str = "") -> str:
+    """The reproduction table as markdown, one section per paper (``provenance``: a paragraph
+    saying where the rows come from, placed before them)."""
     if not rows:
         return ("# Reproduction\n\nThe store holds no reproduction suite (suite names starting "
                 "with repro-lora-qlora-mae, repro-lora-edge or repro-tinierhar).\n")
@@ -606,6 +636,8 @@ def markdown(rows: list[ClaimRow]) -> str:
            "forgetting) say *no claim*. `proxy` says where harbench's measure is not the "
            "paper's. Published numbers: the papers' abstracts and whar-arena's table (see "
            "REFERENCES); conventions: docs/statistics.md.", ""]
+    if provenance:
+        out += ["## Where these rows come from", "", provenance, ""]
     for paper in dict.fromkeys(r.paper for r in rows):
         out += [f"## {paper}", "",
                 "| suite | claim | variant | published | measured | 95% interval | n (seeds) | "

@@ -41,6 +41,7 @@ class SubjectAdaptation(ProtocolPlugin):
     # 2: min_per_class, unsplit classes test only, validation keeps training windows
     # 3: forget_subjects held out of the source (the source model changes)
     version = "3"
+    source_part = True  # every fold's source: the other subjects (less the held-out ones)
     params = {
         "targets": Param(None, "target subjects, one fold each; null = every subject", kind="list"),
         "adapt_fraction": Param(

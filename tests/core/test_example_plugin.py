@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -36,6 +37,9 @@ def write_csv(path):
 
 
 def test_example_plugin_installs_registers_and_runs_in_a_suite(tmp_path):
+    example = tmp_path / "example"  # a copy: building in place would leave build/ in harbench/
+    shutil.copytree(REPO / "harbench" / "plugin_example", example,
+                    ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
     site = tmp_path / "site"
     pip = subprocess.run(
         [
@@ -48,7 +52,7 @@ def test_example_plugin_installs_registers_and_runs_in_a_suite(tmp_path):
             "--no-build-isolation",
             "--target",
             str(site),
-            str(REPO / "examples" / "harbench-plugin-example"),
+            str(example),
         ],
         capture_output=True,
         text=True,

@@ -29,6 +29,25 @@ def test_builtin_protocol_passes_the_kit(name):
         assert seen["pools"]["synthetic"] == ["hapt_embedded"] and seen["suite_accepted"]
 
 
+def test_a_protocol_that_declares_a_source_part_must_give_every_fold_one():
+    """``source_part`` lets run seeds share a seeded pretraining stage, so the kit holds a
+    protocol to it: a fold without source windows is named."""
+    from harbench.contracts import Fold
+
+    base = plugins.get("protocols", "subject_groups")
+
+    class Claims(type(base)):
+        name = "claims_a_source"
+        source_part = True
+
+        def folds(self, windows, params):
+            return [Fold(f.name, f.train, f.test) for f in super().folds(windows, params)]
+
+    with pytest.raises(AssertionError, match="declares source_part = True but fold"):
+        check_protocol(Claims())
+    assert not base.source_part and plugins.get("protocols", "subject_adaptation").source_part
+
+
 @pytest.mark.parametrize("name", ["local", "process"])
 def test_builtin_executor_passes_the_kit(name):
     seen = check_executor(plugins.get("executors", name), workers=2)
