@@ -38,6 +38,7 @@ __all__ = [
     "attach_info",
     "build_model",
     "call_adapt",
+    "calibrate",
     "call_build",
     "count",
     "merge",
@@ -169,6 +170,15 @@ def adapt(
     policy = resolve_bn_policy(bn_policy, method)
     adapted = call_adapt(plugin, model, info, resolved)
     return attach_info(adapted, AdaptedInfo(method, dict(resolved), policy, info))
+
+
+def calibrate(model: nn.Module, windows: Any) -> None:
+    """Let the method that adapted ``model`` use the adaptation windows before training
+    (``MethodPlugin.calibrate``: AdaBN re-estimates BatchNorm statistics; most methods do
+    nothing). ``windows``: the training part alone, float32 [N, T, C], normalised."""
+    record = getattr(model, INFO_ATTRIBUTE, None)
+    if isinstance(record, AdaptedInfo):
+        plugins.get("methods", record.method).calibrate(model, windows)
 
 
 def merge(model: nn.Module) -> nn.Module:

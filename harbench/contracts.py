@@ -249,6 +249,9 @@ class MethodPlugin(ABC):
     params: ClassVar[Any] = None
     defaults: ClassVar[dict[str, Any]] = {}  # API 1; derived from ``params`` under API 2
     bn_policy: ClassVar[str] = "frozen"
+    # False: the method takes no gradient step and leaves no parameter trainable (``none``,
+    # ``adabn``); the run trains no epoch and its BatchNorm policy is the method's own
+    trains: ClassVar[bool] = True
     # target families this method can adapt ("conv", "linear", ...): it needs at least one of them
     # among the backbone's ``targets`` (checked at validate); empty = any backbone
     needs: ClassVar[tuple[str, ...]] = ()
@@ -273,6 +276,13 @@ class MethodPlugin(ABC):
     def merge(self, model):
         """Return the deployable model (adapters merged or fused). Default: unchanged."""
         return model
+
+    def calibrate(self, model, windows: Any) -> None:
+        """What the method does with the adaptation windows besides gradient steps, before
+        training: ``windows`` are the run's training part alone (float32 [N, T, C], normalised;
+        never a validation or test window). A method that leaves no parameter trainable (``none``,
+        ``adabn``) is evaluated after this step with no training epoch. Default: nothing."""
+        return None
 
     def adapter_state(self, model) -> dict[str, Any]:
         """The trainable state alone (what a user would ship as the adapter)."""
@@ -372,6 +382,9 @@ class Fold:
     ``min_per_class``: the validation carved out of ``train`` leaves every class at least this
     many training windows (never taking a class's only windows). ``notes``: what the protocol
     says about the fold, stored in the run's details (e.g. classes it could not split).
+    ``held_out`` (subject adaptation only): windows of source subjects kept out of ``source``
+    (no pretraining or normalisation sees them), on which forgetting is measured; None or empty
+    when the protocol holds none out.
     """
 
     name: str
@@ -380,6 +393,7 @@ class Fold:
     source: np.ndarray | None = None
     min_per_class: int = 1
     notes: dict[str, Any] = field(default_factory=dict)
+    held_out: np.ndarray | None = None
 
 
 class ProtocolPlugin(ABC):

@@ -5,7 +5,7 @@ Nothing here trains; the runner and the pretraining stage both start from :func:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ class RunData:
 
     ``labelled`` and ``val`` obey the label budget; ``source`` are the windows a pretraining
     stage may use (the protocol's source subjects, else ``train``: never a test or validation
-    subject); ``norm`` is fitted on ``source``.
+    subject); ``norm`` is fitted on ``source``. ``held_out``: windows of source subjects the
+    protocol kept out of ``source`` to measure forgetting on (empty when none).
     """
 
     windows: Windows
@@ -35,6 +36,7 @@ class RunData:
     test: np.ndarray
     source: np.ndarray
     norm: ZScore
+    held_out: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def normalised(self, index: np.ndarray) -> np.ndarray:
         return self.norm.apply(np.asarray(self.windows.X[index]))
@@ -63,5 +65,9 @@ def prepare(spec: RunSpec) -> RunData:
     has_source = source is not None and len(source) > 0
     source_idx = np.asarray(source) if has_source else train_idx
     norm = ZScore.fit(np.asarray(windows.X[source_idx]))
+    held = getattr(fold, "held_out", None)
+    held_idx = np.asarray(held if held is not None else [], dtype=np.int64)
+    if has_source and len(np.intersect1d(held_idx, source_idx)):
+        raise HarbenchError(f"fold {fold.name}: held-out source windows are also in the source")
     return RunData(windows, fold, train_idx, val_idx, labelled_idx, np.asarray(fold.test),
-                   source_idx, norm)
+                   source_idx, norm, held_idx)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harbench import blocks, codeprint, plugins, pretrain
+from harbench import blocks, codeprint, forgetting, plugins, pretrain
 from harbench import events as ev
 from harbench.artifacts.save import save_for_run
 from harbench.contracts import HarbenchError
@@ -205,11 +205,15 @@ class Setup:
     seconds: float = 0.0
     loaded: Any = None  # the pretraining stage (pretrain.Loaded), if any
     metrics: dict[str, float] = field(default_factory=dict)
+    held_out: Any = None  # held-out source windows (tensors) scored for forgetting, if any
 
 
-def load_pretrained(spec: RunSpec, model, data: Any, t: Tensors, setup: Setup) -> None:
+def load_pretrained(spec: RunSpec, model, data: Any, t: Tensors, setup: Setup,
+                    device: torch.device | None = None) -> None:
     """Load the stage's checkpoint into ``model`` (training it on a miss); with its head kept,
-    score the source model as is on the target's test part."""
+    score the source model as is on the target's test part and on the held-out source subjects
+    (:mod:`harbench.forgetting`), on the run's ``device`` like the adapted model (so a method
+    that changes nothing scores exactly the same before and after)."""
     if spec.pretrain is None:
         return
     loaded = setup.loaded = pretrain.for_run(spec, model, data)
@@ -217,14 +221,31 @@ def load_pretrained(spec: RunSpec, model, data: Any, t: Tensors, setup: Setup) -
     if not loaded.cached:
         setup.metrics["pretrain_seconds"] = loaded.train_seconds
     if loaded.head_kept:
-        before = evaluate(model, *t.test, t.classes, phase="source model on test")
+        source = _on_device(model, device)
+        before = evaluate(source, *t.test, t.classes, phase="source model on test")
         setup.metrics["source_macro_f1"] = before["macro_f1"]
         setup.metrics["source_accuracy"] = before["accuracy"]
+        setup.held_out = forgetting.held_out_part(data)
+        setup.metrics.update(forgetting.source_score(source, setup.held_out, t.classes))
+
+
+def _on_device(model, device: torch.device | None):
+    """``model`` itself when it is on ``device`` (or no device is given), else a copy there."""
+    from harbench.train import model_device
+
+    if device is None or model_device(model) == device:
+        return model
+    import copy
+
+    return copy.deepcopy(model).to(device)
 
 
 def adapt(spec: RunSpec, model, device: torch.device, setup: Setup):
-    """The method's model on the run's device (its setup time counted); (model, bn policy)."""
+    """The method's model on the run's device (its setup time counted); (model, bn policy).
+    A method that trains nothing (``trains`` False) keeps its own BatchNorm policy."""
     setting = spec.training.get("bn_policy") or "update"
+    if not trains(spec):
+        setting = "method"
     warm_up(spec, model, setting)
     started = time.perf_counter()
     model = blocks.adapt(model, spec.method, bn_policy=setting, **spec.method_params)
@@ -246,6 +267,7 @@ def train(spec: RunSpec, model, t: Tensors, bn_frozen: bool, device: torch.devic
         emit(ev.EpochEnded(spec.run_id, int(row["epoch"]), float(row["train_loss"]),
                            float(row["val_f1"]), trained[0]))
 
+    check_trainable(spec, model)
     gpu = _memory_source.applies(device)
     if gpu:
         _memory_source.reset_peak(device)
@@ -253,12 +275,35 @@ def train(spec: RunSpec, model, t: Tensors, bn_frozen: bool, device: torch.devic
     from harbench.measure import memory
 
     with memory.training_peak(enabled=not gpu) as cpu_peak:  # training alone, on the CPU
+        started = time.perf_counter()
+        blocks.calibrate(model, t.train[0])  # the training part only (AdaBN's statistics)
+        calibrated = time.perf_counter() - started
         result = fit(model, t.train, t.val, TrainConfig.from_dict(spec.training),
                      n_classes=t.classes, bn_frozen=bn_frozen, seed=spec.seed, on_epoch=on_epoch)
+        result.fit_seconds += calibrated
     energy.stop()
     peak = _memory_source.read(device) if gpu else {}  # before evaluation touches the device
     peak.update(cpu_peak)
     return result, peak, energy
+
+
+def trains(spec: RunSpec) -> bool:
+    """Whether the run's method takes gradient steps (``MethodPlugin.trains``)."""
+    return bool(getattr(plugins.get("methods", spec.method), "trains", True))
+
+
+def check_trainable(spec: RunSpec, model) -> None:
+    """A method that trains leaves a trainable parameter; one that does not leaves none."""
+    n = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if trains(spec) and n == 0:
+        raise HarbenchError(
+            f"method {spec.method!r} left no trainable parameter; a method that takes no "
+            "gradient step declares trains = False"
+        )
+    if not trains(spec) and n:
+        raise HarbenchError(
+            f"method {spec.method!r} declares trains = False but left {n} trainable parameters"
+        )
 
 
 def evaluate_and_merge(model, t: Tensors) -> tuple[dict[str, Any], Any, dict[str, Any]]:
@@ -295,10 +340,10 @@ def result_metrics(test: dict[str, Any], merged_test: dict[str, Any], counts: di
         "merged_macs": merged["macs"],
         "setup_seconds": setup_seconds,
         "fit_seconds": result.fit_seconds,
-        "epoch_seconds": result.fit_seconds / max(1, epochs_run),
         "epochs": epochs_run,
-        "best_epoch": result.best_epoch,
-        "best_val_f1": max((r["val_f1"] for r in result.curves), default=0.0),
+        **({"epoch_seconds": result.fit_seconds / epochs_run,  # none without a training epoch
+            "best_epoch": result.best_epoch,
+            "best_val_f1": max(r["val_f1"] for r in result.curves)} if epochs_run else {}),
         "train_windows": len(data.labelled),
         "val_windows": len(data.val),
         "test_windows": len(data.test),
@@ -342,13 +387,15 @@ def _execute(
     model = build(spec, t)
     counts = {"base": count(model, t)}
     setup = Setup()
-    load_pretrained(spec, model, data, t, setup)
+    load_pretrained(spec, model, data, t, setup, device)
     model, policy = adapt(spec, model, device, setup)
     counts["adapted"] = count(model, t)
     bn_frozen = policy == "frozen"
     result, training_peak, energy = train(spec, model, t, bn_frozen, device, emit)
     test, deployed, merged_test = evaluate_and_merge(model, t)
     counts["merged"] = count(deployed, t)
+    setup.metrics.update(forgetting.adapted_score(deployed, setup.held_out, t.classes,
+                                                  setup.metrics))
 
     metrics = {**setup.metrics, **training_peak}
     metrics.update(result_metrics(test, merged_test, counts, result, data, t, setup.seconds))

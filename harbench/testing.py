@@ -202,6 +202,8 @@ def check_method(
 
     ``model`` defaults to "convnet1d", or "mae" for a method that only adapts linear layers.
     Checks: something trains and the head is trainable; a few optimiser steps change the outputs;
+    (a method declaring ``trains = False``: nothing trains and ``calibrate`` changes no
+    parameter;)
     the merged (deployable) model gives the outputs of the adapted one (``atol``) in eval mode;
     ``adapter_state`` loads into a fresh adaptation of the same backbone and reads back equal.
     """
@@ -227,6 +229,8 @@ def check_method(
     attach_info(adapted, AdaptedInfo(plugin.name, dict(resolved), "update", info))
     trainable = {n for n, p in adapted.named_parameters() if p.requires_grad}
     total = sum(p.numel() for p in adapted.parameters())
+    if not getattr(plugin, "trains", True):
+        return _check_untrained(plugin, adapted, trainable, x, model, atol)
     if not trainable:
         _fail(f"method {plugin.name!r} leaves nothing trainable on {model!r}")
     head_params = [n for n in trainable if n.startswith(info.head + ".") or f".{info.head}." in n]
@@ -267,6 +271,36 @@ def check_method(
         "merge_gap": gap,
     }
 
+
+def _check_untrained(plugin: Any, adapted: Any, trainable: set[str], x: Any, model: str,
+                     atol: float) -> dict[str, Any]:
+    """``check_method`` for a method that declares ``trains = False``: nothing is trainable;
+    ``calibrate`` on windows changes no parameter and leaves the model in eval mode; the
+    adapter state loads back into the model; the merged model gives the same outputs."""
+    import torch
+
+    if trainable:
+        _fail(f"method {plugin.name!r} declares trains = False but leaves "
+              f"{len(trainable)} parameter tensors trainable on {model!r}")
+    params = {n: p.detach().clone() for n, p in adapted.named_parameters()}
+    plugin.calibrate(adapted, x)
+    if any(not torch.equal(params[n], p) for n, p in adapted.named_parameters()):
+        _fail(f"method {plugin.name!r}: calibrate() changed a parameter (no gradient step is "
+              "allowed to a method that trains nothing)")
+    if adapted.training:
+        _fail(f"method {plugin.name!r}: calibrate() left the model in train mode")
+    with torch.no_grad():
+        after = adapted(x).clone()
+    state = plugin.adapter_state(adapted)
+    plugin.load_adapter_state(adapted, state)
+    deployed = plugin.merge(adapted)
+    deployed.eval()
+    with torch.no_grad():
+        gap = float((deployed(x) - after).abs().max())
+    if gap > atol:
+        _fail(f"method {plugin.name!r}: merged outputs differ from the adapted one's by {gap:.2e}")
+    return {"trainable": 0, "params": sum(p.numel() for p in adapted.parameters()),
+            "merge_gap": gap}
 
 
 # ---- protocols and executors ----------------------------------------------------------------
@@ -324,6 +358,8 @@ def check_protocol(
         parts = {"train": fold.train, "test": fold.test}
         if fold.source is not None:
             parts["source"] = fold.source
+        if getattr(fold, "held_out", None) is not None:
+            parts["held_out"] = fold.held_out
         for part, index in parts.items():
             index = np.asarray(index)
             if index.size and (index.min() < 0 or index.max() >= n):

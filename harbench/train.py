@@ -119,7 +119,8 @@ def fit(
 ) -> FitResult:
     """Train ``model`` in place on ``train``; restore the best epoch on ``val``.
 
-    Only parameters with ``requires_grad`` are optimised. The data move to the model's device
+    Only parameters with ``requires_grad`` are optimised; with none, no epoch runs and the result
+    has no curve (``best_epoch`` 0). The data move to the model's device
     once when they fit; ``config.precision`` ("fp32", "bf16", "fp16") runs the forward passes under
     CUDA autocast (fp16 with a gradient scaler); the CPU runs fp32. Raises DivergedError when an
     epoch's loss is NaN/inf (checked once per epoch, so no step waits for the host).
@@ -130,8 +131,8 @@ def fit(
     X, y = resident(train[0], device), resident(train[1], device)
     X_val, y_val = resident(val[0], device), val[1]
     params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("the model has no trainable parameter")
+    if not params:  # a method that trains nothing (none, adabn): no optimiser, no epoch
+        return FitResult()
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimiser, mode="min", factor=config.lr_factor, patience=config.lr_patience

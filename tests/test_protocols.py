@@ -113,8 +113,11 @@ def test_subject_adaptation_splits_a_target_in_time_with_a_gap(hapt, target):
     bound = protocols.bind(dataset, {"name": "subject_adaptation", "targets": [target]})
     (fold,) = protocols.make_folds(hapt, bound)
     adapt, test, source = fold.train, fold.test, fold.source
-    # source: every other subject, and nothing of the target
-    assert set(hapt.subject[source].tolist()) == set(dataset.subjects) - {target}
+    # source: every other subject but the two held out for forgetting, nothing of the target
+    held = {28, 29} if target == 30 else {29, 30}
+    assert set(fold.notes["forget_subjects"]) == held
+    assert set(hapt.subject[fold.held_out].tolist()) == held
+    assert set(hapt.subject[source].tolist()) == set(dataset.subjects) - {target} - held
     assert set(hapt.subject[adapt].tolist()) == {target} == set(hapt.subject[test].tolist())
     # no shared window, no shared sample, and together about all of the target's windows
     assert len(np.intersect1d(adapt, test)) == 0

@@ -124,7 +124,10 @@ def frozen_weight_bytes(model: nn.Module) -> int:
 
 
 def adapter_bytes(state: dict[str, Any]) -> int:
-    """Size on disk of an adapter state dict serialised with ``torch.save``."""
+    """Size on disk of an adapter state dict serialised with ``torch.save``; 0 for an empty
+    state (a method that changes nothing ships nothing)."""
+    if not state:
+        return 0
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() if isinstance(v, torch.Tensor) else v
                 for k, v in state.items()}, buffer)

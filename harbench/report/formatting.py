@@ -11,6 +11,7 @@ PERCENT_NAMES = ("share",)
 RATIO_NAMES = ("speedup", "ratio")
 SECONDS_NAMES = ("seconds", "_s", "_ms")
 MB_NAMES = ("_mb",)
+POINTS_NAMES = ("forgetting",)  # differences of macro-F1 x 100 (points)
 SHORT_HEADERS = {"trainable_params": "trainable", "trainable_share": "share", "macs": "MACs",
                  "fit_seconds": "fit s", "setup_seconds": "setup s", "peak_memory_mb": "peak MB"}
 
@@ -34,6 +35,8 @@ def kind_of(name: str) -> str:
         return "seconds"
     if any(lower.endswith(s) for s in MB_NAMES):
         return "mb"
+    if lower in POINTS_NAMES:
+        return "points"
     if "f1" in lower or "accuracy" in lower or lower in ("std", "mean", "p", "ci_low", "ci_high"):
         return "score"
     return "number"
@@ -65,6 +68,8 @@ def fmt_number(name: str, value: Any) -> str:
         return f"{value:,.1f}"
     if kind == "score":
         return f"{value:.3f}"
+    if kind == "points":
+        return f"{value:.1f}"
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.1f}"

@@ -66,6 +66,8 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 BY = "dataset,protocol,model,method"  # the report's leaderboard always shows the protocol
 HEADER_TITLES = {"source_macro_f1": "macro-F1 of the source model on the target's test data, "
                  "before adaptation (runs whose pretraining kept the head)",
+                 "forgetting": "macro-F1 points lost by the adapted (merged) model on source "
+                 "subjects held out of pretraining, against the source model (positive: forgot)",
                  "protocol": "evaluation protocol (how subjects are split)"}
 FIGURES = (
     ("pareto", {"cost": "params"}, "macro-F1 against trainable parameters"),
@@ -298,7 +300,9 @@ def render(store: Store, suite: str | None = None) -> str:
         "<h2>Leaderboard</h2><p class='note'>macro-F1 mean ± std over units (dataset × fold, "
         "seeds averaged first), per "
         "dataset and protocol; one row per configuration; source_macro_f1: the source model on "
-        "the same test data before adaptation (- where no run kept a pretrained head); peak MB: "
+        "the same test data before adaptation (- where no run kept a pretrained head); "
+        "forgetting: macro-F1 points the adapted model lost on source subjects held out of "
+        "pretraining (subject_adaptation); peak MB: "
         "measured training memory (GPU: torch's peak allocated; CPU: the heap's peak bytes in "
         "use during training over its start, train_peak_heap_mb). Click a header to sort.</p>",
         leaderboard_html(store, suite),

@@ -34,6 +34,9 @@ COST_METRICS = ("trainable_params", "trainable_share", "macs", "fit_seconds", "s
                 "peak_memory_mb")
 # the same score of the source model before adaptation (stored when pretraining kept the head)
 BEFORE_METRICS = {"macro_f1": "source_macro_f1", "accuracy": "source_accuracy"}
+# shown beside the score when stored: the drop in macro-F1 points on source subjects held out of
+# pretraining (subject_adaptation; see harbench.forgetting)
+BESIDE_METRICS = {"macro_f1": ("forgetting",)}
 # GPU: torch's peak allocated during training; CPU: the C heap's peak bytes in use during training
 # over its start (measure.memory.HeapPeak); older stores only hold the RSS over the run's start
 MEMORY_SOURCES = ("cuda_peak_allocated_mb", "train_peak_heap_mb", "peak_rss_over_start_mb")
@@ -130,6 +133,8 @@ def build(
                      + [metric, "std", "n", "seeds"])
     before = BEFORE_METRICS.get(metric)
     board.columns += [before] if before and any(before in r.metrics for r in runs) else []
+    board.columns += [m for m in BESIDE_METRICS.get(metric, ())
+                      if any(m in r.metrics for r in runs)]
     board.columns += ["not_reached"] if computed else []
     board.columns += ["ci_low", "ci_high"] if ci else []
     if against:
@@ -210,6 +215,9 @@ def _row(metric: str, members: list[Run], *, ci: bool, computed: bool
     if metric in BEFORE_METRICS:  # over the same units, seeds averaged first
         before = list(_unit_values(BEFORE_METRICS[metric], members).means.values())
         row[BEFORE_METRICS[metric]] = sum(before) / len(before) if before else None
+    for beside in BESIDE_METRICS.get(metric, ()):  # over units, seeds averaged first
+        found = list(_unit_values(beside, members).means.values())
+        row[beside] = sum(found) / len(found) if found else None
     for cost in COST_METRICS:
         found = [peak_memory(r) if cost == "peak_memory_mb" else r.metrics.get(cost)
                  for r in members]

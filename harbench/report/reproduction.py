@@ -34,7 +34,8 @@ WHAR_ARENA = {  # dataset plugin -> (TinierHAR, TinyHAR, DeepConvLSTM) macro-F1,
     "dg": (0.454, 0.439, 0.407), "sho": (0.912, 0.977, 0.911),
 }
 ARENA_MODELS = ("tinierhar", "tinyhar", "deepconvlstm")
-VERDICTS = ("agrees", "contradicts", "inconclusive")
+VERDICTS = ("agrees", "contradicts", "inconclusive", "no claim")
+NO_CLAIM = "none"  # Claim.check of a baseline row: the paper publishes no figure to check
 
 
 @dataclass(frozen=True)
@@ -82,15 +83,17 @@ class Claim:
     """One headline number of a paper and how to measure it from the store.
 
     ``check``: 'about' (within ``tolerance`` relative), 'at_most', 'at_least', 'range' (published
-    is (low, high)) or 'within' (absolute difference <= ``tolerance``). ``exact``: the measure does
-    not vary by chance (parameter counts), so its interval is the range over units and it needs
-    no minimum number of units. ``proxy``: how harbench's measure differs from the paper's.
+    is (low, high)), 'within' (absolute difference <= ``tolerance``) or 'none' (a baseline row
+    harbench adds, such as no adaptation: ``published`` is None and the verdict "no claim").
+    ``exact``: the measure does not vary by chance (parameter counts), so its interval is the
+    range over units and it needs no minimum number of units. ``proxy``: how harbench's
+    measure differs from the paper's.
     """
 
     paper: str
     suite_prefix: str
     claim: str
-    published: float | tuple[float, float]
+    published: float | tuple[float, float] | None
     check: str
     measure: Measure
     why: str
@@ -335,6 +338,31 @@ def speedup(side: Side, reference: str = "full") -> Measure:
     return measure
 
 
+def source_score(metric: str = "source_macro_f1", reference: str = "full") -> Measure:
+    """The source model's score before adaptation, one row per backbone. Every method of a unit
+    starts from the same source model, so it is read from the runs of one method (``reference``
+    where it has the score, else the first method that has it): never a pool of variants."""
+
+    def measure(store: Store, suite: str, runs: list[Run], claim: Claim) -> list[Measured]:
+        out = []
+        for model in dict.fromkeys(r.model_label for r in runs):
+            scored = [r for r in runs if r.model_label == model and metric in r.metrics]
+            labels = sorted({r.method_label for r in scored},
+                            key=lambda label: (label != reference, label))
+            members = [r for r in scored if labels and r.method_label == labels[0]]
+            units = pairing.unit_values(members, _metric(metric))
+            if not units.n:
+                continue
+            name = "source model" + (f" ({model})" if len(
+                {r.model_label for r in runs}) > 1 else "")
+            out.append(Measured(name, statistics.mean_estimate(list(units.means.values())),
+                                members, units.seeds_text(),
+                                _window_resolution(store, members, 1.0)))
+        return out
+
+    return measure
+
+
 def arena_f1(dataset: str, model: str) -> Measure:
     """The backbone's (as published) macro-F1 on ``dataset`` under full training."""
     return value_of("macro_f1", Side(method="full", model=model), dataset=dataset)
@@ -346,6 +374,11 @@ TINIERHAR = "Bian et al. 2025 (TinierHAR)"
 CPU_WHY = "CPU twin: small data, few epochs"
 RSS_PROXY = "process RSS growth on the CPU stands in for peak GPU memory"
 FULL = Side(method="full")
+EVERY_METHOD = Side()
+BASELINE_WHY = ("a baseline harbench adds (issue 19): 'adaptation helps' is measured against the "
+                "source model as is and against BatchNorm statistics alone")
+FORGETTING_WHY = ("harbench's own measure: macro-F1 points the merged model lost on source "
+                  "subjects held out of pretraining (protocol forget_subjects)")
 
 CLAIMS: list[Claim] = [
     Claim(LORA_QLORA, "repro-lora-qlora-mae", "trainable parameters LoRA / full", 0.07, "about",
@@ -382,6 +415,16 @@ CLAIMS: list[Claim] = [
           "measured on a CPU, not a Jetson Orin Nano; time-to-target excludes setup (TT-SVD); "
           "short epochs make wall-clock ratios noisy, so steps and MACs are shown beside",
           proxy="CPU wall clock instead of a Jetson Orin Nano's"),
+    Claim(LORA_EDGE, "repro-lora-edge", "source model macro-F1 (before adaptation)", None,
+          NO_CLAIM, source_score(), BASELINE_WHY),
+    Claim(LORA_EDGE, "repro-lora-edge", "macro-F1 gap full - no adaptation (points)", None,
+          NO_CLAIM, difference_of("macro_f1", Side(method="none"), FULL,
+                                  also=("accuracy", "accuracy gap")), BASELINE_WHY, unit="pt"),
+    Claim(LORA_EDGE, "repro-lora-edge", "macro-F1 gap full - BN statistics only (points)", None,
+          NO_CLAIM, difference_of("macro_f1", Side(method="adabn"), FULL,
+                                  also=("accuracy", "accuracy gap")), BASELINE_WHY, unit="pt"),
+    Claim(LORA_EDGE, "repro-lora-edge", "forgetting on held-out source subjects (points)",
+          None, NO_CLAIM, value_of("forgetting", EVERY_METHOD), FORGETTING_WHY, unit="pt"),
     Claim(TINIERHAR, "repro-tinierhar", "parameters TinyHAR / TinierHAR", 2.7, "about",
           ratio_of("params", Side(model="tinyhar"), Side(model="tinierhar")),
           "parameters depend on each dataset's channels and classes", tolerance=0.15, exact=True),
@@ -446,8 +489,10 @@ def resolution(claim: Claim, measured: Measured) -> float | None:
 
 
 def verdict(claim: Claim, measured: Measured) -> tuple[str, str]:
-    """(agrees | contradicts | inconclusive, the reason)."""
+    """(agrees | contradicts | inconclusive | no claim, the reason)."""
     estimate = measured.estimate
+    if claim.check == NO_CLAIM:
+        return "no claim", "the paper publishes no figure for this row"
     if measured.unreliable:
         return "inconclusive", measured.unreliable
     if not claim.exact and estimate.n < statistics.MIN_UNITS_FOR_TEST:
@@ -484,6 +529,8 @@ def _text(claim: Claim, value: float | tuple[float, float]) -> str:
 
 
 def _published_text(claim: Claim) -> str:
+    if claim.check == NO_CLAIM:
+        return "-"
     prefix = {"at_most": "<= ", "at_least": ">= "}.get(claim.check, "")
     if claim.check == "within" and claim.published == 0:
         return f"on par (0 ± {_text(claim, claim.tolerance)})"
@@ -584,7 +631,9 @@ def markdown(rows: list[ClaimRow], provenance: str = "") -> str:
            "the smallest difference the row can resolve (one test window's worth of macro-F1 "
            "or the interval's width); the verdict compares the interval with the published "
            "figure and its tolerance and is *inconclusive* below 5 units or when the claim is "
-           "narrower than the resolution. `proxy` says where harbench's measure is not the "
+           "narrower than the resolution; rows harbench adds without a published figure (the "
+           "source model, the gaps to no adaptation and to BatchNorm statistics alone, "
+           "forgetting) say *no claim*. `proxy` says where harbench's measure is not the "
            "paper's. Published numbers: the papers' abstracts and whar-arena's table (see "
            "REFERENCES); conventions: docs/statistics.md.", ""]
     if provenance:

@@ -12,7 +12,9 @@ first epoch whose ``val_f1`` reaches it, in three measures:
   usual forward + backward estimate (backward ~ 2 x forward). It charges a PEFT method the full
   backward, so MAC speed-ups of methods with frozen weights are conservative.
 
-A run that never reaches the target has no cost ("not reached"), never a small one. The seconds
+A run that never reaches the target has no cost ("not reached"), never a small one. A run that
+trains no epoch (``none``, ``adabn``) has no time-to-target at all: not applicable, neither
+reached nor "not reached". The seconds
 figure is marked unreliable when the reference reaches the target in its first epoch or in under
 one second: the ratio then times per-epoch overheads, not convergence.
 """
@@ -193,6 +195,8 @@ def common_targets(runs: list[Run], curves: dict[str, list[dict[str, Any]]],
         if ref_reach.seconds is not None:
             unreliable = float(ref_reach.epochs == 1 or ref_reach.seconds < UNRELIABLE_SECONDS)
         for run in members:
+            if run.metrics.get("epochs") == 0:  # trains nothing (none, adabn): N/A
+                continue
             found = reach(curves.get(run.run_id, []), target, run)
             macs = training_macs(run, found.samples)
             out[run.run_id] = {
