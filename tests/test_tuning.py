@@ -126,6 +126,22 @@ def test_methods_of_one_comparison_must_get_the_same_budget(tmp_path):
     assert {loaded.tuning_of[s.run_id].trials for s in loaded.expand()} == {2}
 
 
+def test_a_method_that_trains_nothing_is_never_tuned_and_owes_no_budget(tmp_path):
+    """`none` (trains = False) has no setting a trial could change: it joins a tuned comparison
+    untuned, and the methods that train still get equal budgets."""
+    text = ADAPTATION.replace("methods: [full, linear_probe]", "methods: [none, full, linear_probe]")
+    loaded = suite.loads(text, tmp_path / "t.yaml")
+    specs = loaded.expand()
+    by_method = {}
+    for spec in specs:
+        by_method.setdefault(spec.method, set()).add(
+            None if loaded.tuning_of[spec.run_id] is None else loaded.tuning_of[spec.run_id].trials)
+    assert by_method == {"none": {None}, "full": {3}, "linear_probe": {3}}
+    assignment = studies.plan(specs, loaded.tuning_of)
+    assert sorted(s.bases[0].method for s in assignment.studies.values()) == [
+        "full", "linear_probe"]
+
+
 def test_a_tuned_suite_stores_its_trials_and_reports_the_chosen_configuration(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text(ADAPTATION)

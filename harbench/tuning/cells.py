@@ -18,7 +18,8 @@ def resolve(where: Where, block: dict[str, Any] | None, overrides: list[Any], me
             specs: list[RunSpec]) -> dict[str, Tuning | None]:
     """run_id -> the cell's checked tuning block (None: untuned); raises a located error for a
     development target that is also reported, or methods of one comparison with unequal
-    budgets."""
+    budgets. A method that trains nothing (``trains = False``: ``none``, ``adabn``) has no
+    setting a trial could change, so it is never tuned and no budget is asked of it."""
     parsed: dict[str, Tuning | None] = {}
     out: dict[str, Tuning | None] = {}
     for spec in specs:
@@ -26,13 +27,21 @@ def resolve(where: Where, block: dict[str, Any] | None, overrides: list[Any], me
         text = repr(sorted(given.items())) if given is not None else "None"
         if text not in parsed:
             parsed[text] = studies.parse_cell(where, given, methods)
-        tuning = parsed[text]
+        tuning = parsed[text] if trains(spec.method) else None
         out[spec.run_id] = tuning
         if tuning is not None:
             _check_targets(where, tuning, spec)
             _check_model_dimensions(where, tuning, spec)
     _check_budgets(where, specs, out)
     return out
+
+
+def trains(method: str) -> bool:
+    """Whether the method plugin trains anything (its ``trains`` declaration)."""
+    try:
+        return bool(getattr(plugins.get("methods", method), "trains", True))
+    except HarbenchError:  # an unknown method is reported by the suite checks
+        return True
 
 
 def _check_targets(where: Where, tuning: Tuning, spec: RunSpec) -> None:
@@ -60,7 +69,8 @@ def _check_model_dimensions(where: Where, tuning: Tuning, spec: RunSpec) -> None
 
 def _check_budgets(where: Where, specs: list[RunSpec], tuning_of: dict[str, Tuning | None]
                    ) -> None:
-    for budgets in studies.budgets_by_comparison(specs, tuning_of).values():
+    training = [s for s in specs if trains(s.method)]
+    for budgets in studies.budgets_by_comparison(training, tuning_of).values():
         if len(set(budgets.values())) > 1:
             listed = ", ".join(f"{m}: {n}" for m, n in sorted(budgets.items()))
             raise where.error(("tuning", "trials"),
