@@ -129,7 +129,8 @@ def test_methods_of_one_comparison_must_get_the_same_budget(tmp_path):
 def test_a_method_that_trains_nothing_is_never_tuned_and_owes_no_budget(tmp_path):
     """`none` (trains = False) has no setting a trial could change: it joins a tuned comparison
     untuned, and the methods that train still get equal budgets."""
-    text = ADAPTATION.replace("methods: [full, linear_probe]", "methods: [none, full, linear_probe]")
+    text = ADAPTATION.replace("methods: [full, linear_probe]",
+                              "methods: [none, full, linear_probe]")
     loaded = suite.loads(text, tmp_path / "t.yaml")
     specs = loaded.expand()
     by_method = {}
