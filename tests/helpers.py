@@ -49,3 +49,21 @@ def run_cli(args: list[str], *, env: dict[str, str], cwd: Path, timeout: int = 3
         text=True,
         timeout=timeout,
     )
+
+
+def capture_supervised_subjects(monkeypatch) -> list:
+    """Spy on supervised pretraining: the list fills with the subject ids of every window each
+    stage trains on (the real objective still runs)."""
+    import numpy as np
+
+    from harbench import pretrain
+
+    seen: list = []
+    real = pretrain.supervised
+
+    def spy(model, X, y, subjects, **kwargs):
+        seen.append(np.asarray(subjects).copy())
+        return real(model, X, y, subjects, **kwargs)
+
+    monkeypatch.setattr(pretrain.objectives, "supervised", spy)
+    return seen

@@ -12,6 +12,7 @@ from harbench.data.normalise import ZScore
 from harbench.rundata import prepare
 from harbench.runner import run_one
 from harbench.suite.located import SuiteError
+from tests.helpers import capture_supervised_subjects
 
 TINY = """
 name: unit-baselines
@@ -69,16 +70,7 @@ def test_every_subject_adaptation_run_stores_forgetting(results):
 
 
 def test_held_out_subjects_never_reach_pretraining_or_the_zscore(monkeypatch):
-    from harbench import pretrain as pt
-
-    seen: list[np.ndarray] = []
-    real = pt.supervised
-
-    def spy(model, X, y, subjects, **kwargs):
-        seen.append(np.asarray(subjects).copy())
-        return real(model, X, y, subjects, **kwargs)
-
-    monkeypatch.setattr(pt.objectives, "supervised", spy)
+    seen = capture_supervised_subjects(monkeypatch)
     spec = specs("full", seed=11)["full"]  # a stage no other test has cached
     got = run_one(spec)
     assert got.status == "ok", got.error

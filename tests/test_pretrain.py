@@ -14,6 +14,7 @@ from harbench import pretrain as pt
 from harbench.data.normalise import ZScore
 from harbench.data.windows import Windows
 from harbench.metrics import scores
+from tests.helpers import capture_supervised_subjects
 
 SMALL = {"dim": 32, "depth": 2, "heads": 2, "patch": 10}
 
@@ -243,22 +244,12 @@ def test_for_run_refuses_mismatched_datasets_and_models(monkeypatch):
         pt.for_run(tiny, tinier, prepare(tiny))
 
 
-def _capture_supervised(monkeypatch) -> list[np.ndarray]:
-    seen: list[np.ndarray] = []
-    real = pt.supervised
-
-    def spy(model, X, y, subjects, **kwargs):
-        seen.append(np.asarray(subjects).copy())
-        return real(model, X, y, subjects, **kwargs)
-
-    monkeypatch.setattr(pt.objectives, "supervised", spy)
-    return seen
 
 
 def test_supervised_pretraining_never_sees_a_test_subject(monkeypatch):
     from harbench.runner import run_one
 
-    seen = _capture_supervised(monkeypatch)
+    seen = capture_supervised_subjects(monkeypatch)
     spec, = specs(SUPERVISED, model=TINY, seeds="11")
     result = run_one(spec)
     assert result.status == "ok", result.error
@@ -277,7 +268,7 @@ def test_supervised_pretraining_under_subject_adaptation_never_sees_the_target(m
     from harbench.runner import run_one
 
     plugins.get("protocols", "subject_adaptation")  # a built-in protocol plugin
-    seen = _capture_supervised(monkeypatch)
+    seen = capture_supervised_subjects(monkeypatch)
     text = MAE_SUITE.replace("{{name: subject_groups, groups: 3}}",
                              "{{name: subject_adaptation, targets: [2]}}")
     from harbench import suite
@@ -298,7 +289,7 @@ def test_stage_key_and_ensure_stage_train_once(monkeypatch):
     key = pt.stage_key(spec)
     assert key == pt.stage_key(spec) and len(key) == 20
     assert not (pt.default_dir() / key).exists()
-    seen = _capture_supervised(monkeypatch)
+    seen = capture_supervised_subjects(monkeypatch)
     pt.ensure_stage(spec)
     assert (pt.default_dir() / key / "weights.pt").is_file() and len(seen) == 1
     pt.ensure_stage(spec)  # cached: a no-op
@@ -337,7 +328,7 @@ def test_a_stage_with_its_own_seed_is_shared_by_the_run_seeds(monkeypatch):
     from harbench import coordinator
     from harbench.runner import run_one
 
-    seen = _capture_supervised(monkeypatch)
+    seen = capture_supervised_subjects(monkeypatch)
     stage = "{{objective: supervised, epochs: 1, batch_size: 32, lr: 0.005, seed: {}}}"
     def checkpoints() -> set:
         folder = pt.default_dir()
