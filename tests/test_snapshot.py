@@ -60,7 +60,9 @@ def test_report_repro_from_a_snapshot_says_where_its_rows_come_from(exported, tm
     text = out.read_text()
     assert "## Where these rows come from" in text
     assert f"--from {folder}" in text and "(50 runs)" in text
-    assert "| repro-lora-edge-hapt | 50 | 0 |" in text
+    assert "| repro-lora-edge-hapt | 50 | 0 | 0 |" in text
+    # papers whose twins the snapshot lacks say so instead of vanishing
+    assert "No run of a `repro-tinierhar*` suite is in this store" in text
 
 
 @pytest.mark.parametrize("damage", ["edit", "delete", "manifest"])

@@ -599,21 +599,34 @@ def provenance(store: Store, manifest: dict[str, Any], folder: Any) -> str:
              f"({total} runs). Code: {same} of {total} runs carry the code fingerprint of that "
              "commit's code (harbench.codeprint: the result-computing code, comments and "
              "docstrings aside), i.e. were computed by code that means the same.", "",
-             "| suite | runs ok | failed | first run started (UTC) | last run finished (UTC) | "
-             "span | devices | harbench |", "|---|---|---|---|---|---|---|---|"]
+             "| suite | runs ok | failed | tuning trials | first started (UTC) | "
+             "last finished (UTC) | span | devices | harbench |",
+             "|---|---|---|---|---|---|---|---|---|"]
     _, found = store.query(
-        "SELECT s.suite, count(*) FILTER (WHERE r.status = 'ok'), "
-        "count(*) FILTER (WHERE r.status <> 'ok'), min(r.started_at), max(r.finished_at), "
-        "string_agg(DISTINCT r.device, ', '), string_agg(DISTINCT r.harbench_version, ', ') "
-        "FROM suite_runs s JOIN runs r USING (run_id) GROUP BY 1 ORDER BY 1")
-    for suite, ok, failed, first, last, devices, versions in found:
-        span = ""
+        "WITH picked AS (SELECT s.suite, r.* FROM suite_runs s JOIN runs r USING (run_id)), "
+        "tried AS (SELECT DISTINCT p.suite, t.study, t.number, t.finished_at, t.seconds "
+        "FROM picked p JOIN trials t ON t.study = json_extract_string(p.config, "
+        "'$.tuning.study')), "
+        "ran AS (SELECT suite, count(*) FILTER (WHERE status = 'ok') AS ok, "
+        "count(*) FILTER (WHERE status <> 'ok') AS failed, min(started_at) AS first, "
+        "max(finished_at) AS last, string_agg(DISTINCT device, ', ') AS devices, "
+        "string_agg(DISTINCT harbench_version, ', ') AS versions FROM picked GROUP BY 1), "
+        "trial_span AS (SELECT suite, count(*) AS n, "
+        "min(finished_at - to_microseconds(CAST(seconds * 1e6 AS BIGINT))) AS first, "
+        "max(finished_at) AS last FROM tried GROUP BY 1) "
+        "SELECT ran.suite, ok, failed, coalesce(n, 0), least(ran.first, trial_span.first), "
+        "greatest(ran.last, trial_span.last), devices, versions "
+        "FROM ran LEFT JOIN trial_span USING (suite) ORDER BY 1")
+    for suite, ok, failed, trials, first, last, devices, versions in found:
+        span = "-"
         if first is not None and last is not None:
-            minutes = (last - first).total_seconds() / 60
-            span = f"{minutes:.0f} min"
-        cells = [suite, str(ok), str(failed), str(first or "-")[:19], str(last or "-")[:19],
-                 span or "-", devices or "-", versions or "-"]
+            span = f"{(last - first).total_seconds() / 60:.0f} min"
+        cells = [suite, str(ok), str(failed), str(trials), str(first or "-")[:19],
+                 str(last or "-")[:19], span, devices or "-", versions or "-"]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    lines += ["", "`span`: from the first trial or run that started to the last that finished "
+              "(a trial's start is its end less its seconds); pretraining stages that ran before "
+              "the first of them and pauses between sessions are not told apart."]
     return "\n".join(lines)
 
 
@@ -651,4 +664,9 @@ def markdown(rows: list[ClaimRow], provenance: str = "") -> str:
                      r.also or "-", r.proxy or "-", why]
             out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         out.append("")
+    missing = [c for c in dict.fromkeys((c.paper, c.suite_prefix) for c in CLAIMS)
+               if c[0] not in {r.paper for r in rows}]
+    for paper, prefix in missing:
+        out += [f"## {paper}", "", f"No run of a `{prefix}*` suite is in this store: none of "
+                "this paper's claims is checked here.", ""]
     return "\n".join(out)
