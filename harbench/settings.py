@@ -502,6 +502,7 @@ def markdown_table(params: Mapping[str, Param]) -> str:
 
 # The suite's `tuning:` block (harbench.tuning.block checks it; docs/settings.md renders it).
 TUNING_PRUNERS = ("median", "halving", "none")
+TUNING_SCORES = ("validation", "development")
 TUNING_MAX_TRIALS = 1000
 TUNING_PARAMS = {
     "trials": Param(None, "trials per method and study (required): the one budget of every "
@@ -519,6 +520,11 @@ TUNING_PARAMS = {
                       max=TUNING_MAX_TRIALS),
     "dev_targets": Param(None, "subject_adaptation: the development targets trials adapt to; "
                                "never among protocol.targets", kind="list"),
+    "score": Param("validation", "what a trial is scored on: its best validation macro-F1 "
+                                 "(carved from the adaptation windows), or, with dev_targets, "
+                                 "the macro-F1 on the development targets' later (test-like) "
+                                 "part, which no reported run ever sees",
+                   choices=TUNING_SCORES),
     "space": Param({}, "dimensions searched for every method: training.<setting>, "
                        "method.<param> or model.<param> -> {log_uniform, uniform, int or log_int: "
                        "[low, high]} or {categorical: [choices]}"),

@@ -299,3 +299,46 @@ def test_a_trial_below_its_threshold_stops_there_and_is_stored_as_pruned(tmp_pat
     assert pruned.state == "pruned" and [r["epoch"] for r in pruned.curve] == [1]
     assert pruned.value is None and 0 < pruned.macs < kept.macs
     assert kept.subjects == pruned.subjects == [2, 3]  # fold 0 tests subject 1
+
+
+def test_score_development_needs_development_targets(tmp_path):
+    text = LOSO.replace("  trials: 2\n", "  trials: 2\n  score: development\n")
+    with pytest.raises(SuiteError, match="line .*tuning.*score: development scores trials on"):
+        suite.loads(text, tmp_path / "l.yaml").expand()
+    with pytest.raises(SuiteError, match="expected one of validation, development"):
+        suite.loads(ADAPTATION.replace("  trials: 3\n", "  trials: 3\n  score: test\n"),
+                    tmp_path / "t.yaml").expand()
+
+
+def test_a_development_scored_trial_is_scored_on_its_development_targets_later_part(
+        tmp_path, monkeypatch):
+    """score: development: the trial's value is the trained model's macro-F1 on the development
+    target's later part (the windows the protocol tests on, of a person never reported); the
+    reported targets are nowhere in what it saw."""
+    from harbench.tuning import trial as trial_module
+
+    text = ADAPTATION.replace("  trials: 3\n", "  trials: 3\n  score: development\n")
+    loaded = suite.loads(text, tmp_path / "t.yaml")
+    specs = loaded.expand()
+    assignment = studies.plan(specs, loaded.tuning_of)
+    study = next(s for s in assignment.studies.values() if s.bases[0].method == "linear_probe")
+    assert study.tuning.score == "development" and study.tuning.settings()["score"] == \
+        "development"
+    scored = []
+    real = trial_module.development_score
+
+    def spy(model, data, n_classes):
+        value = real(model, data, n_classes)
+        scored.append((sorted(set(data.windows.subject[data.test].tolist())), len(data.test),
+                       value))
+        return value
+
+    monkeypatch.setattr(trial_module, "development_score", spy)
+    (base,) = study.bases
+    result = trial_module.execute_trial(
+        trial_module.Trial(study.key, 0, {"training.lr": 0.01}, [base], score="development"))
+    assert result.state == "completed", result.error
+    (subjects, n_windows, value), = scored
+    assert subjects == [5] and n_windows > 0  # the development target's later part
+    assert result.value == value  # the score, not the best validation macro-F1
+    assert not {1, 2} & set(result.subjects)  # reported targets never seen

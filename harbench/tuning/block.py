@@ -9,6 +9,7 @@ tuning:
   startup: 4             # trials before TPE models the space and pruning starts
   parallel: 1            # trials of one study asked at once (each sees the same history)
   dev_targets: [2, 5]    # subject_adaptation: the targets tuned on, never reported
+  score: validation      # validation | development (dev_targets' later part; never reported)
   space:                 # every method
     training.lr: {log_uniform: [1.0e-4, 1.0e-2]}
   methods:               # per method, on top of `space`
@@ -34,7 +35,8 @@ from harbench.settings import (
 )
 from harbench.suite.located import Key, Where, check_keys, known, mapping
 
-BLOCK_KEYS = {"trials", "seed", "pruner", "startup", "parallel", "dev_targets", "space", "methods"}
+BLOCK_KEYS = {"trials", "seed", "pruner", "startup", "parallel", "dev_targets", "score", "space",
+              "methods"}
 KINDS = ("log_uniform", "uniform", "int", "log_int", "categorical")
 PARTS = ("training", "method", "model")  # what a dimension may name: training.lr, method.r, ...
 PRUNERS = TUNING_PRUNERS
@@ -73,6 +75,7 @@ class Tuning:
     dev_targets: tuple[int, ...] | None = None
     space: dict[str, Dimension] = field(default_factory=dict)
     methods: dict[str, dict[str, Dimension]] = field(default_factory=dict)
+    score: str = "validation"
 
     @property
     def startup_trials(self) -> int:
@@ -85,9 +88,13 @@ class Tuning:
         return {**self.space, **self.methods.get(method, {})}
 
     def settings(self) -> dict[str, Any]:
-        """What shapes a study's trials (part of its key): the budget, sampler and pruner."""
-        return {"trials": self.trials, "seed": self.seed, "pruner": self.pruner,
-                "startup": self.startup_trials, "parallel": self.parallel}
+        """What shapes a study's trials (part of its key): the budget, sampler, pruner and
+        (when not the default) what trials are scored on."""
+        out = {"trials": self.trials, "seed": self.seed, "pruner": self.pruner,
+               "startup": self.startup_trials, "parallel": self.parallel}
+        if self.score != "validation":
+            out["score"] = self.score
+        return out
 
 
 def parse(where: Where, key: Key, value: Any, methods: list[Any]) -> Tuning | None:
@@ -108,6 +115,7 @@ def parse_mapping(where: Where, key: Key, given: dict[str, Any], methods: list[A
     pruner = _checked(where, key, "pruner", given)
     startup = _checked(where, key, "startup", given)
     parallel = _checked(where, key, "parallel", given)
+    score = _checked(where, key, "score", given)
     dev = given.get("dev_targets")
     if dev is not None:
         if not (isinstance(dev, list) and dev and all(
@@ -129,7 +137,11 @@ def parse_mapping(where: Where, key: Key, given: dict[str, Any], methods: list[A
         per_method[name] = _space(where, key + ("methods", name), dims, [name])
     if not space and not any(per_method.values()):
         raise where.error(key, "nothing to search: give 'space' (every method) or 'methods'")
-    return Tuning(trials, seed, pruner, startup, parallel, dev, space, per_method)
+    if score == "development" and dev is None:
+        raise where.error(key + ("score",), "score: development scores trials on the "
+                          "development targets' later part: give dev_targets "
+                          "(subject_adaptation)")
+    return Tuning(trials, seed, pruner, startup, parallel, dev, space, per_method, score)
 
 
 def _checked(where: Where, key: Key, name: str, given: dict[str, Any]) -> Any:

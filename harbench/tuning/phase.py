@@ -46,7 +46,8 @@ def next_batch(study: studies.Study, stored: list[storage.TrialRecord]) -> list[
         params = sampler.ask(study, history, number)
         runs = [studies.apply(base, params) for base in study.bases]
         out.append(Trial(study.key, number, params, runs,
-                         {str(k): v for k, v in limits.items()}, study.label))
+                         {str(k): v for k, v in limits.items()}, study.label,
+                         study.tuning.score))
     return out
 
 

@@ -3,9 +3,14 @@ and score it on validation; a pure function of the trial (it never writes the st
 
 A trial builds the run's data (:func:`harbench.rundata.prepare`), pretrains or loads the source
 model when the run has a stage, adapts, and trains with early stopping on the inner validation
-split. The fold's test part is never evaluated: the score is the mean over the study's runs of
-the best validation macro-F1. The subjects whose windows the trial trained or was scored on are
-returned with it (``subjects``), so a reader can check that no reported subject was among them.
+split. By default (``score: validation``) the fold's test part is never evaluated: the score is
+the mean over the study's runs of the best validation macro-F1. With ``score: development`` (only
+with development targets, which are never reported and removed from nothing but the reported
+runs' targets) each run is scored instead by the macro-F1 of the trained model (best checkpoint)
+on its development target's later part: the same kind of windows the reported runs are tested
+on, from a person no reported run is tested on. The subjects whose windows the trial trained or
+was scored on are returned with it (``subjects``), so a reader can check that no reported
+subject was among them.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Trial:
     runs: list[RunSpec]
     thresholds: dict[str, float] = field(default_factory=dict)  # str(step): JSON-safe
     label: str = ""
+    score: str = "validation"  # or "development": the development target's later part
 
     @property
     def run_id(self) -> str:  # executors that name their jobs use it
@@ -70,7 +76,7 @@ def execute_trial(trial: Trial, emit: Callable[[Any], None] | None = None) -> Tr
     bests: list[float] = []
     try:
         for target, spec in enumerate(trial.runs):
-            best, macs = _train(spec, target, trial.thresholds, out.curve, seen)
+            best, macs = _train(spec, target, trial.thresholds, out.curve, seen, trial.score)
             bests.append(best)
             out.macs += macs
         out.value = float(np.mean(bests))
@@ -89,8 +95,11 @@ _stage_seconds = [0.0]  # pretraining stages loaded or trained: their own cost, 
 
 
 def _train(spec: RunSpec, target: int, thresholds: dict[str, float],
-           curve: list[dict[str, Any]], seen: set[int]) -> tuple[float, float]:
-    """Train ``spec`` on its training part; the best validation macro-F1 and the MACs spent."""
+           curve: list[dict[str, Any]], seen: set[int], score: str = "validation"
+           ) -> tuple[float, float]:
+    """Train ``spec`` on its training part; its score (the best validation macro-F1, or with
+    ``score`` "development" the trained model's macro-F1 on the run's later part) and the MACs
+    spent."""
     import torch
 
     from harbench import blocks, pretrain
@@ -134,4 +143,16 @@ def _train(spec: RunSpec, target: int, thresholds: dict[str, float],
 
     fit(model, (X, y), (X_val, y_val), TrainConfig.from_dict(spec.training),
         n_classes=n_classes, bn_frozen=frozen, seed=spec.seed, on_epoch=on_epoch)
+    if score == "development":
+        return development_score(model, data, n_classes), _macs_so_far[0]
     return best[0], _macs_so_far[0]
+
+
+def development_score(model: Any, data: Any, n_classes: int) -> float:
+    """The trained model's macro-F1 on the development target's later part (``data.test``: the
+    windows after its adaptation part in time, as the protocol split them)."""
+    from harbench.train import evaluate, to_tensors
+
+    X_dev, y_dev = to_tensors(data.normalised(data.test), data.windows.y[data.test])
+    return float(evaluate(model, X_dev, y_dev, n_classes,
+                          phase="trial on the development target's later part")["macro_f1"])
