@@ -144,3 +144,28 @@ def test_memory_from_rss_is_labelled_a_proxy(tmp_path):
     params = rows_of(db, "trainable parameters LoRA / full")
     assert {r.measured for r in params.values()} == {"0.03"}
     assert all(r.verdict == "contradicts" for r in params.values())
+
+
+def test_a_baseline_that_trains_nothing_pairs_with_a_tuned_reference(tmp_path):
+    """`none` is never tuned; full is (12 trials): the gap row still pairs them unit by unit, and
+    no variant name carries the tuning study's hash."""
+    rng = random.Random(3)
+    db = tmp_path / "b.duckdb"
+    ids = []
+    with Store(db) as store:
+        for method, level in (("full", 0.80), ("none", 0.70)):
+            for fold in range(5):
+                spec = spec_for("hapt_embedded", method, {}, fold, 0)
+                if method == "full":
+                    spec = dataclasses.replace(spec, tuning={
+                        "study": f"s{fold}", "family": "fam", "trials": 12,
+                        "params": {"training.lr": 0.001}, "label": "full"})
+                result = result_for(spec, level, 0 if method == "none" else 100, 1.0, True, rng)
+                store.write(result, labels={"model": "tinierhar", "method": spec.method_label})
+                ids.append(spec.run_id)
+        store.link_suite("repro-lora-edge-hapt", ids)
+    with Store(db, read_only=True) as store:
+        rows = [r for r in reproduction(store) if "no adaptation" in r.claim]
+    (row,) = rows
+    assert row.variant == "none" and row.n_units == 5
+    assert 8.0 < row.values["measured"] < 12.0  # about 0.80 - 0.70, in points
