@@ -24,7 +24,7 @@ from pathlib import Path
 
 IDENTITY = ("dataset", "model_label", "method_label", "fold", "seed")
 # measured, not computed: they change between two runs of the same code
-MEASURED = ("seconds", "peak_rss", "started_at", "finished_at")
+MEASURED = ("seconds", "peak_rss", "peak_heap", "started_at", "finished_at")
 NOT_METRICS = ("run_id", "error", "device", "harbench_version", "torch_version",
                "python_version", "versions.", "method_params", "model_params", "training.",
                "pretrain", "protocol", "window", "dataset_params", "executor", "status",
