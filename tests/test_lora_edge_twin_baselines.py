@@ -18,8 +18,11 @@ KEPT = ("none", "adabn", "full", {"lora_edge": {"rank": 1}})
 
 
 def cut_down(path) -> dict:
-    """The twin as written, with one target, one epoch, four methods and the local executor."""
+    """The twin as written, with one target, one seed, one epoch, four methods, no tuning (the
+    twin's tuning block is tested in tests/test_tuning.py) and the local executor."""
     twin = yaml.safe_load(TWIN.read_text())
+    twin.pop("tuning", None)
+    twin["matrix"]["seeds"] = [0]
     assert {"none", "adabn", "full"} <= {m for m in twin["matrix"]["methods"] if isinstance(m, str)}
     twin["defaults"]["protocol"]["targets"] = [1]
     twin["defaults"]["training"].update(epochs=1, patience=1)

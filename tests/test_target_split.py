@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 from sklearn.metrics import balanced_accuracy_score, f1_score
 
 from harbench import metrics, plugins, suite
@@ -30,9 +31,12 @@ def _shares_a_sample(windows, a: np.ndarray, b: np.ndarray) -> bool:
 def every_target(tmp_path_factory):
     """The LoRA-Edge twin's settings (its protocol, training block, window) over HAPT targets
     1-30: one RunSpec per target, as a suite expands it."""
-    text = open(TWIN).read().replace("targets: [1, 2, 3]", "targets: " + str(list(range(1, 31))))
+    twin = yaml.safe_load(open(TWIN).read())
+    twin["defaults"]["protocol"]["targets"] = list(range(1, 31))
+    twin.pop("tuning", None)  # its development targets would be reported targets here
+    twin["matrix"]["seeds"] = [0]
     path = tmp_path_factory.mktemp("split") / "all_targets.yaml"
-    path.write_text(text)
+    path.write_text(yaml.safe_dump(twin, sort_keys=False))
     specs = [s for s in suite.load(path).expand() if s.method == "full"]
     assert len(specs) == 30 and len({s.protocol["targets"] == specs[0].protocol["targets"]
                                      for s in specs}) == 1

@@ -474,7 +474,8 @@ def test_subject_adaptation_makes_one_fold_per_target():
     specs = load(text).expand()
     assert {s.fold for s in specs} == {0, 1}
     assert specs[0].protocol == {"name": "subject_adaptation", "targets": [2, 5],
-                                 "adapt_fraction": 0.5, "min_per_class": 2}
+                                 "adapt_fraction": 0.5, "min_per_class": 2,
+                                 "forget_subjects": 2}
 
 
 def test_compare_is_parsed_with_its_defaults():
