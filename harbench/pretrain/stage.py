@@ -40,7 +40,7 @@ def _describe_data(stage: dict[str, Any], spec: Any) -> dict[str, Any]:
     (``val_fraction`` and the run's seed; left out where the protocol's source part is the data
     and the stage has its own seed), the dataset and protocol versions and the core code
     that makes windows and folds (``harbench.codeprint.core``)."""
-    from harbench import codeprint, plugins
+    from harbench import codeprint
 
     versions = dict(getattr(spec, "versions", None) or {})
     own = {
@@ -64,12 +64,26 @@ def _describe_data(stage: dict[str, Any], spec: Any) -> dict[str, Any]:
     datasets = stage.get("datasets")
     if not datasets:
         return own
-    return {"datasets": [
-        own if name == spec.dataset
-        else {"dataset": name, "window": dict(spec.window or {}), "subjects": "all",
-              "loader_version": plugins.get("datasets", name).loader_version}
-        for name in datasets
-    ]}
+    return {"datasets": [own if name == spec.dataset else _describe_other(stage, spec, name)
+                         for name in datasets]}
+
+
+def _describe_other(stage: dict[str, Any], spec: Any, name: str) -> dict[str, Any]:
+    """A pooled dataset for the checkpoint key: its subjects, raw files, window, loader."""
+    from harbench import plugins
+    from harbench.spec import data_fingerprint
+
+    subjects = _pooled_subjects(stage, name)
+    return {"dataset": name, "window": dict(spec.window or {}),
+            "subjects": "all" if subjects is None else subjects,
+            "files": data_fingerprint(name, None if subjects is None else tuple(subjects)),
+            "loader_version": plugins.get("datasets", name).loader_version}
+
+
+def _pooled_subjects(stage: dict[str, Any], name: str) -> list[int] | None:
+    """The subjects a pooled dataset is restricted to (``matrix.datasets``), None: all."""
+    chosen = (stage.get("dataset_subjects") or {}).get(name)
+    return None if chosen is None else [int(s) for s in chosen]
 
 
 def _source_part(spec: Any) -> bool:
@@ -85,10 +99,10 @@ def _subject_list(data: Any) -> list[int]:
     return sorted(int(s) for s in np.unique(data.windows.subject[data.source]))
 
 
-def _other_windows(name: str, spec: Any, shape: tuple[int, ...]):
+def _other_windows(name: str, spec: Any, shape: tuple[int, ...], subjects: list[int] | None):
     from harbench.data.load import load_windows
 
-    other = load_windows(name, **dict(spec.window or {}))
+    other = load_windows(name, subjects=subjects, **dict(spec.window or {}))
     if np.asarray(other.X).shape[1:] != shape:
         raise HarbenchError(
             f"pretraining dataset {name!r} gives windows of shape {other.X.shape[1:]} "
@@ -115,7 +129,7 @@ def _gather(stage: dict[str, Any], spec: Any, data: Any) -> np.ndarray | SourceD
             w = data.windows
             parts.append((own_X, w.y[data.source], w.subject[data.source], tuple(w.classes)))
             continue
-        other = _other_windows(name, spec, shape)
+        other = _other_windows(name, spec, shape, _pooled_subjects(stage, name))
         X = np.asarray(other.X)
         parts.append((ZScore.fit(X).apply(X), np.asarray(other.y),
                       np.asarray(other.subject) + k * _OTHER_DATASET_OFFSET,
@@ -143,7 +157,7 @@ def identity(spec: Any) -> dict[str, Any]:
         "model": spec.model,
         "model_params": spec.model_params,
         "data": _describe_data(stage, spec),
-        **{k: v for k, v in stage.items() if k not in ("datasets", "models")},
+        **{k: v for k, v in stage.items() if k not in ("datasets", "models", "dataset_subjects")},
         "objective": objective,
         "seed": int(spec.seed if seed is None else seed),
     }

@@ -228,6 +228,10 @@ def _stage(parts: Parts, model: str, dataset: str) -> dict[str, Any] | None:
     pooled = parts.pools.get(dataset)
     if pooled:
         stage["datasets"] = list(pooled)
+        subsets = {e.name: sorted(int(s) for s in e.params["subjects"]) for e in parts.datasets
+                   if e.name in pooled and e.params.get("subjects") is not None}
+        if subsets:  # a pooled dataset restricted in matrix.datasets stays restricted here
+            stage["dataset_subjects"] = subsets
     return stage
 
 

@@ -88,3 +88,33 @@ def test_an_explicit_pretraining_dataset_sharing_recordings_is_refused():
                         "pretrain: {epochs: 1, batch_size: 256, datasets: [uci]}")
     with pytest.raises(SuiteError, match="'hapt_embedded' and pretraining dataset 'uci' share"):
         suite.loads(text, "lodo.yaml")
+
+
+def test_a_pooled_dataset_keeps_the_subjects_the_matrix_restricts_it_to(monkeypatch, tmp_path):
+    """matrix.datasets [{hapt_embedded: {subjects: [1, 2, 3]}}]: when synthetic is held out, the
+    stage pools hapt_embedded's subjects 1-3 only (a data root holding only those people would
+    otherwise fail on the missing files), and the subset is part of the stage's key."""
+    from harbench import pretrain
+    from tests.helpers import capture_supervised_subjects
+
+    restricted = LODO.replace("[synthetic, hapt_embedded]",
+                              "[synthetic, {hapt_embedded: {subjects: [1, 2, 3]}}]")
+    restricted = restricted.replace("pretrain: {epochs: 1, batch_size: 256}",
+                                    "pretrain: {objective: supervised, epochs: 1, batch_size: 256}")
+    held_out = {s.dataset: s for s in suite.loads(restricted, "lodo.yaml").expand()}["synthetic"]
+    assert held_out.pretrain["datasets"] == ["hapt_embedded"]
+    assert held_out.pretrain["dataset_subjects"] == {"hapt_embedded": [1, 2, 3]}
+    unrestricted = {s.dataset: s for s in suite.loads(
+        LODO.replace("pretrain: {epochs: 1, batch_size: 256}",
+                     "pretrain: {objective: supervised, epochs: 1, batch_size: 256}"),
+        "lodo.yaml").expand()}["synthetic"]
+    assert "dataset_subjects" not in unrestricted.pretrain
+    assert pretrain.stage_key(held_out) != pretrain.stage_key(unrestricted)
+
+    seen = capture_supervised_subjects(monkeypatch)
+    path = tmp_path / "lodo.yaml"
+    path.write_text(restricted + "exclude:\n  - {dataset: hapt_embedded}\n")
+    summary = coordinator.run_suite(path, db=tmp_path / "l.duckdb")
+    assert (summary.ok, summary.failed) == (1, 0)
+    assert len(seen) == 1
+    assert sorted({int(s) % 1_000_000 for s in seen[0]}) == [1, 2, 3]
