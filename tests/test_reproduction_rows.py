@@ -169,3 +169,26 @@ def test_a_baseline_that_trains_nothing_pairs_with_a_tuned_reference(tmp_path):
     (row,) = rows
     assert row.variant == "none" and row.n_units == 5
     assert 8.0 < row.values["measured"] < 12.0  # about 0.80 - 0.70, in points
+
+
+def test_qlora_gets_its_own_f1_gap_row_per_rank_and_budget(tmp_path):
+    """The MAE paper claims QLoRA matches full fine-tuning too: one gap row per QLoRA rank and
+    label budget, never pooled with LoRA's."""
+    db = tmp_path / "q.duckdb"
+    rng = random.Random(4)
+    ids = []
+    with Store(db) as store:
+        for method, params in (("full", {}), ("lora", {"r": 8}), ("qlora", {"r": 8}),
+                               ("qlora", {"r": 16})):
+            for fold in range(5):
+                spec = spec_for("hapt_embedded", method, params, fold, 0)
+                level = 0.80 - (0.03 if params.get("r") == 16 else 0.0)
+                result = result_for(spec, level, 1000, 1.0, True, rng)
+                store.write(result, labels={"model": "mae", "method": label(method, params)})
+                ids.append(spec.run_id)
+        store.link_suite("repro-lora-qlora-mae-hapt", ids)
+    gaps = rows_of(db, "macro-F1 gap full - QLoRA (points)")
+    assert sorted(gaps) == ["qlora(r=16)", "qlora(r=8)"]
+    assert all(row.n_units == 5 for row in gaps.values())
+    assert gaps["qlora(r=16)"].values["measured"] > gaps["qlora(r=8)"].values["measured"] + 1.0
+    assert sorted(rows_of(db, "macro-F1 gap full - LoRA (points)")) == ["lora(r=8)"]
