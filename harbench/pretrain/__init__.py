@@ -21,7 +21,8 @@ Checkpoints live under ``<HARBENCH_CACHE>/pretrain/<key>/`` (``weights.pt`` read
 ``weights_only=True``, ``curves.json``, ``stage.json``), the key hashing everything that shaped
 them: model and params, the data (the run's dataset, the fingerprint of its raw files, window
 and protocol settings, fold, the validation split where it shapes the source part, the plugin
-versions and the core code's fingerprint; the pooled datasets' names and loader versions), the
+versions and the core code's fingerprint; the pooled datasets' names, loader versions, raw-file
+fingerprints and the subjects ``matrix.datasets`` restricts them to), the
 objective's params and the seed (the stage's, or the run's when
 the stage's is null). Pretraining runs on the run's device (``HARBENCH_DEVICE``).
 
