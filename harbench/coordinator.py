@@ -23,6 +23,7 @@ from harbench import events as ev
 from harbench import plugins, spill, suite
 from harbench.artifacts import request as artifacts
 from harbench.contracts import Executor, HarbenchError
+from harbench.data import preflight
 from harbench.settings import ExecutorSettings, ParamError, plugin_params, resolve
 from harbench.store import Store, default_db
 from harbench.suitelock import suite_lock
@@ -199,6 +200,7 @@ def run_suite(
         specs = _drop_missing_datasets(specs, emit)
         if not specs:
             return Summary(loaded.name, 0, 0)
+    preflight.check(specs)  # every raw file a run or a pretraining stage reads, before any run
     with suite_lock(default_db(db), loaded.name), Store(db) as store:  # lock first: no write
         spill.ingest(store)  # results an earlier suite could not write (the store was locked)
         specs, untunable = _tune(loaded, specs, store, engine, n_workers, emit, settings)

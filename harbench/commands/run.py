@@ -86,6 +86,10 @@ def _print_runs(console: Console, args: argparse.Namespace) -> int:
     if stale:
         console.print(stale.message(reused=True if reuse else None), markup=False,
                       highlight=False)
+    from harbench.data.preflight import problems
+
+    for problem in problems(loaded.specs):  # `run` refuses these before any run
+        console.print(f"warning: {problem}", markup=False, highlight=False)
     return 0
 
 
