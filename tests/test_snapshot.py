@@ -53,6 +53,28 @@ def test_a_snapshot_rebuilds_the_rows_of_its_suites(exported, tmp_path):
     assert suites == [("repro-lora-edge-hapt",)]  # the other suite stayed out
 
 
+def test_harbench_import_rebuilds_a_store_and_never_overwrites_one(exported, tmp_path, capsys):
+    db, folder, _ = exported
+    target = tmp_path / "imported.duckdb"
+    assert main(["import", str(folder), "--db", str(target)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "loaded 50 runs of repro-lora-edge-hapt into" in out
+    with Store(db, read_only=True) as original, Store(target, read_only=True) as imported:
+        assert _rows(imported) == [r for r in _rows(original)
+                                   if r["suite"] == "repro-lora-edge-hapt"]
+    before = target.read_bytes()
+    assert main(["import", str(folder), "--db", str(target)]) == 2  # exists: refused
+    assert "exists; a snapshot loads into a new store" in capsys.readouterr().err
+    assert target.read_bytes() == before  # nothing stored is lost
+    damaged = tmp_path / "damaged"
+    shutil.copytree(folder, damaged)
+    with (damaged / "metrics.parquet").open("ab") as handle:
+        handle.write(b"\0")
+    assert main(["import", str(damaged), "--db", str(tmp_path / "other.duckdb")]) == 2
+    assert "metrics.parquet" in capsys.readouterr().err
+    assert not (tmp_path / "other.duckdb").exists()  # checked before anything is created
+
+
 def test_report_repro_from_a_snapshot_says_where_its_rows_come_from(exported, tmp_path):
     _, folder, _ = exported
     out = tmp_path / "REPRO.md"

@@ -47,6 +47,8 @@ EXAMPLES = {
               "harbench export --format markdown -o leaderboard.md\n"
               "harbench export --format snapshot --suite repro-lora-edge-hapt -o results/repro\n"
               "harbench export --to mlflow --tracking-uri mlruns/",
+    "import": "harbench import results/repro-runs --db repro.duckdb\n"
+              "harbench leaderboard --db repro.duckdb --suite repro-lora-edge-hapt",
     "show": "harbench show 3f9c2a\n"
             "harbench show 3f9c2a --format json",
     "plot": "harbench plot pareto --suite quick -o results/plots/pareto\n"

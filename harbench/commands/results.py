@@ -92,6 +92,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                         help="with --to mlflow: experiment name (default harbench)")
     export.set_defaults(handler=cmd_export)
 
+    load = subparsers.add_parser(
+        "import", help="load a snapshot folder (export --format snapshot) into a new store",
+        description="The inverse of `harbench export --format snapshot`: every file's sha256 in "
+        "the folder's manifest is checked first, nothing in the folder is executed, and the "
+        "store must not exist yet (a snapshot never merges into stored results). Leaderboard, "
+        "report, validate and run (which resumes the suites' missing runs) then work on it.")
+    load.add_argument("folder", help="the snapshot folder (holding manifest.json)")
+    load.add_argument("--db", help="the new DuckDB file to create (default: $HARBENCH_DB, "
+                      "else results/harbench.duckdb); refused when it exists")
+    load.set_defaults(handler=cmd_import)
+
     show = subparsers.add_parser("show", help="everything stored about one run (id or prefix)")
     show.add_argument("run", help="full run id or a unique prefix")
     show.add_argument("--db")
@@ -253,6 +264,22 @@ def export_snapshot(args: argparse.Namespace) -> int:
         manifest = snapshot.write(store, args.suite or [], folder)
     rows = manifest["tables"]["runs"]["rows"]
     console().print(f"wrote {escaped(folder)}: {rows} runs of {len(manifest['suites'])} suites")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from harbench import snapshot
+    from harbench.report.terminal import console, escaped
+    from harbench.store import default_db
+
+    db = Path(default_db(args.db))
+    manifest = snapshot.read_manifest(Path(args.folder))
+    snapshot.load(Path(args.folder), db).close()
+    rows = manifest["tables"]["runs"]["rows"]
+    console().print(
+        f"loaded {rows} runs of {', '.join(manifest['suites'])} into {escaped(db)} (exported by "
+        f"commit {manifest.get('exported_by_commit') or 'unknown'}); `harbench validate SUITE.yaml "
+        f"--db {escaped(db)}` says which of them this code would recompute")
     return 0
 
 
