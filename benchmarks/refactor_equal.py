@@ -28,7 +28,8 @@ MEASURED = ("seconds", "peak_rss", "peak_heap", "started_at", "finished_at")
 NOT_METRICS = ("run_id", "error", "device", "harbench_version", "torch_version",
                "python_version", "versions.", "method_params", "model_params", "training.",
                "pretrain", "protocol", "window", "dataset_params", "executor", "status",
-               "data_fingerprint", "dataset", "model", "method", "fold", "seed", "rate_hz")
+               "data_fingerprint", "dataset", "model", "method", "fold", "seed", "rate_hz",
+               "tuning.")  # a tuned run's study and chosen values: configuration, not results
 
 
 def load(path: Path) -> dict[tuple, dict]:

@@ -71,6 +71,16 @@ def test_a_budget_sweep_gives_one_row_per_budget(tmp_path):
     assert all(r["n"] == 2 for r in board.rows)
 
 
+def test_a_budget_sweep_with_every_window_says_budget_all_not_none(tmp_path):
+    """A null budget (every window) beside per-class budgets: the row says `budget=all`, and no
+    row shows both the budget and its keys ("budget=none budget.per_class=5" misled)."""
+    db = tmp_path / "b.duckdb"
+    _write(db, [("lora", {"r": 4}, 0.5, True, b, f, 0) for b in (5, None) for f in (0, 1)])
+    with Store(db, read_only=True) as store:
+        board = build(store, suite="s")
+    assert sorted(r["config"] for r in board.rows) == ["budget.per_class=5", "budget=all"]
+
+
 def test_methods_of_different_plugin_versions_still_share_a_comparison_group(demo):
     with Store(demo, read_only=True) as store:
         board = build(store, suite="demo", against="full")

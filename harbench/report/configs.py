@@ -80,10 +80,40 @@ def short_key(key: str) -> str:
     return key
 
 
+# what a null setting means where "none" would mislead (a null budget trains on every window)
+NULL_MEANS = {"training.budget": "all"}
+
+
 def config_label(run: Run, keys: list[str]) -> str:
-    """'budget.per_class=5 pretrain.objective=mae': the run's values of the varying ``keys``."""
+    """'budget.per_class=5 pretrain.objective=mae': the run's values of the varying ``keys``.
+
+    A setting that is a mapping in some runs and null in others (a label budget) varies as the
+    mapping's keys (and as the setting itself where it is stored as null): a run shows the keys
+    it has (``budget.fraction=0.1``) or, when its setting is null, the setting (``budget=all``),
+    never both.
+    """
     flat = run.flat_config()
-    return " ".join(f"{short_key(key)}={_value_text(flat.get(key))}" for key in keys)
+    parts: list[str] = []
+    for key in keys:
+        if any(k.startswith(key + ".") and k in flat for k in keys):
+            continue  # shown by its keys
+        shown = key if key in flat else (_null_owner(key, flat) or key)
+        value = flat.get(shown)
+        text = NULL_MEANS.get(shown, "none") if value is None else _value_text(value)
+        part = f"{short_key(shown)}={text}"
+        if part not in parts:
+            parts.append(part)
+    return " ".join(parts)
+
+
+def _null_owner(key: str, flat: dict[str, Any]) -> str | None:
+    """The setting above ``key`` that is null in this run (so ``key`` is absent), if known."""
+    pieces = key.split(".")
+    for end in range(len(pieces) - 1, 0, -1):
+        prefix = ".".join(pieces[:end])
+        if prefix in NULL_MEANS or (prefix in flat and flat[prefix] is None):
+            return prefix
+    return None
 
 
 def _value_text(value: Any) -> str:

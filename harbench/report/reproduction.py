@@ -152,7 +152,7 @@ def variants(runs: list[Run], side: Side, every: list[Run]) -> dict[str, list[Ru
             name += f" on {run.model_label}"
         extra = config_label(run, keys)
         out.setdefault(f"{name} {extra}".strip(), []).append(run)
-    return out
+    return dict(sorted(out.items()))  # a method's ranks and budgets next to each other
 
 
 def one_window(details: dict[str, Any] | None) -> float | None:
