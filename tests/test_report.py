@@ -81,6 +81,20 @@ def test_a_budget_sweep_with_every_window_says_budget_all_not_none(tmp_path):
     assert sorted(r["config"] for r in board.rows) == ["budget.per_class=5", "budget=all"]
 
 
+def test_a_budget_of_another_kind_is_not_called_all():
+    """Budgets of two kinds and none: each run names its own kind, and only the run without a
+    budget says `budget=all`."""
+    from types import SimpleNamespace
+
+    from harbench.report.configs import config_label
+
+    keys = ["training.budget", "training.budget.fraction", "training.budget.per_class"]
+    runs = [{"training.budget.per_class": 5}, {"training.budget.fraction": 0.1},
+            {"training.budget": None}, {}]
+    labels = [config_label(SimpleNamespace(flat_config=lambda f=f: f), keys) for f in runs]
+    assert labels == ["budget.per_class=5", "budget.fraction=0.1", "budget=all", "budget=all"]
+
+
 def test_methods_of_different_plugin_versions_still_share_a_comparison_group(demo):
     with Store(demo, read_only=True) as store:
         board = build(store, suite="demo", against="full")

@@ -97,6 +97,8 @@ def config_label(run: Run, keys: list[str]) -> str:
     for key in keys:
         if any(k.startswith(key + ".") and k in flat for k in keys):
             continue  # shown by its keys
+        if key not in flat and _other_kind(key, flat):
+            continue  # a budget of another kind: its own keys name it
         shown = key if key in flat else (_null_owner(key, flat) or key)
         value = flat.get(shown)
         text = NULL_MEANS.get(shown, "none") if value is None else _value_text(value)
@@ -106,12 +108,19 @@ def config_label(run: Run, keys: list[str]) -> str:
     return " ".join(parts)
 
 
+def _other_kind(key: str, flat: dict[str, Any]) -> bool:
+    """Whether ``key`` is absent because its setting (one of ``NULL_MEANS``) has other keys here."""
+    parent = key.rpartition(".")[0]
+    return parent in NULL_MEANS and any(k.startswith(parent + ".") for k in flat)
+
+
 def _null_owner(key: str, flat: dict[str, Any]) -> str | None:
     """The setting above ``key`` that is null in this run (so ``key`` is absent), if known."""
     pieces = key.split(".")
     for end in range(len(pieces) - 1, 0, -1):
         prefix = ".".join(pieces[:end])
-        if prefix in NULL_MEANS or (prefix in flat and flat[prefix] is None):
+        below = any(k.startswith(prefix + ".") for k in flat)
+        if not below and flat.get(prefix) is None and (prefix in flat or prefix in NULL_MEANS):
             return prefix
     return None
 
