@@ -268,13 +268,15 @@ def export_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    import json
+
     from harbench import snapshot
     from harbench.report.terminal import console, escaped
     from harbench.store import default_db
 
     db = Path(default_db(args.db))
-    manifest = snapshot.read_manifest(Path(args.folder))
-    snapshot.load(Path(args.folder), db).close()
+    snapshot.load(Path(args.folder), db).close()  # checks the manifest and every checksum
+    manifest = json.loads((Path(args.folder) / snapshot.MANIFEST).read_text(encoding="utf-8"))
     rows = manifest["tables"]["runs"]["rows"]
     console().print(
         f"loaded {rows} runs of {', '.join(manifest['suites'])} into {escaped(db)} (exported by "

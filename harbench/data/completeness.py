@@ -26,7 +26,7 @@ def missing_parts(
     if not plugin.embedded:
         absent = [p for p in plugin.files(root, subjects) if not Path(p).exists()]
         if absent:
-            names = [_relative(Path(p), root) for p in absent]
+            names = [relative_name(Path(p), root) for p in absent]
             problems.append(f"{len(absent)} file(s) missing: {_listing(names)}")
     if recordings is None:
         return problems
@@ -65,7 +65,8 @@ def _listing(names: Sequence[str]) -> str:
     return shown + (f" ... and {more} more" if more > 0 else "")
 
 
-def _relative(path: Path, root: Path) -> str:
+def relative_name(path: Path, root: Path) -> str:
+    """``path`` as written in messages: relative to ``root`` where it lies under it."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

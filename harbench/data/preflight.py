@@ -17,7 +17,7 @@ from typing import Any
 
 from harbench import plugins
 from harbench.contracts import HarbenchError
-from harbench.data.completeness import complete_subjects
+from harbench.data.completeness import complete_subjects, relative_name
 from harbench.data.paths import dataset_root
 
 SHOWN = 3  # missing files named per dataset
@@ -55,7 +55,7 @@ def problems(specs: Iterable[Any]) -> list[str]:
         absent = [p for p in needed if not p.exists()]
         if not absent:
             continue
-        shown = ", ".join(_relative(p, root) for p in absent[:SHOWN])
+        shown = ", ".join(relative_name(p, root) for p in absent[:SHOWN])
         more = " ..." if len(absent) > SHOWN else ""
         which = "all subjects" if subjects is None else f"subjects {list(subjects)}"
         on_disk = complete_subjects(plugin, root) if root.is_dir() else []
@@ -73,9 +73,3 @@ def check(specs: Iterable[Any]) -> None:
     if found:
         raise HarbenchError("raw data missing before any run:\n  " + "\n  ".join(found))
 
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
